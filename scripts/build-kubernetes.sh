@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager and kube-proxy from Debian's
+# `kubernetes` source package and caches the binaries under
+#   $BARELB_CACHE/kubernetes-<debian version>/bin
+# keyed by the source version, so only the first run pays for the ~10 minute build.
+# Prints the bin directory on stdout.
+source "$(dirname "$0")/lib.sh"
+
+BINARIES=(kube-apiserver kube-controller-manager kube-proxy)
+
+version="$(kubernetes_source_version)"
+[[ -n $version ]] || die "no 'kubernetes' source package known to apt: run scripts/install-deps.sh first"
+out="$BARELB_CACHE/kubernetes-$version/bin"
+
+have_all() { for b in "${BINARIES[@]}"; do [[ -x $out/$b ]] || return 1; done; }
+if have_all; then
+  echo "$out"
+  exit 0
+fi
+
+work="$BARELB_CACHE/build-$$"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/src" "$work/gopath/src/k8s.io" "$work/home"
+say "building Kubernetes $version from Debian's source package (first run only, ~10 minutes on 2 cores)"
+(cd "$work/src" && apt-get source --download-only kubernetes >/dev/null 2>&1) \
+  || die "apt-get source kubernetes failed"
+tar -C "$work/src" -xzf "$work"/src/kubernetes_*.orig.tar.gz
+tree="$(find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -1)"
+ln -s "$tree" "$work/gopath/src/k8s.io/kubernetes"
+
+# GOPATH mode, as Debian's debian/rules builds it: `make` runs the code generators
+# a plain `go build` would miss.
+targets="${BINARIES[*]/#/cmd/}"
+(
+  cd "$work/gopath/src/k8s.io/kubernetes"
+  env GOPATH="$work/gopath" HOME="$work/home" CGO_ENABLED=0 make WHAT="$targets"
+) > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; die "Kubernetes build failed"; }
+
+mkdir -p "$out.tmp"
+for b in "${BINARIES[@]}"; do cp "$tree/_output/bin/$b" "$out.tmp/"; done
+rm -rf "$out" && mv "$out.tmp" "$out"
+say "cached in $out"
+echo "$out"

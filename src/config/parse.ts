@@ -1,0 +1,266 @@
+import yaml from 'js-yaml';
+import { IpRange, InvalidRangeError } from '../ipam/ip-range.js';
+import { InvalidConfigError, type ConfigProblem } from './config-error.js';
+import { SELECTOR_OPERATORS, type LabelSelector, type LabelSelectorRequirement } from './label-selector.js';
+import { DEFAULT_ANNOUNCE, type AnnounceSpec, type BarelbConfig, type PoolSpec } from './types.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// Kubernetes label key: optional DNS-subdomain prefix, then a name of up to 63 characters.
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/**
+ * Parses the `config.yaml` of the barelb ConfigMap. The one parser every
+ * program uses. Throws InvalidConfigError listing every problem found, not
+ * just the first, so one edit can fix them all.
+ */
+export function parseConfig(text: string): BarelbConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
+  } catch (err) {
+    const reason = err instanceof yaml.YAMLException ? err.message.split('\n')[0] : String(err);
+    throw new InvalidConfigError([{ path: '', pool: undefined, value: undefined, message: `not valid YAML: ${reason}` }]);
+  }
+  const r = new Reader();
+  const config = r.config(doc);
+  if (r.problems.length > 0) throw new InvalidConfigError(r.problems);
+  return config;
+}
+
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  private pool: string | undefined;
+
+  problem(path: string, value: unknown, message: string): void {
+    this.problems.push({ path, pool: this.pool, value, message });
+  }
+
+  config(doc: unknown): BarelbConfig {
+    if (doc === undefined || doc === null) return { pools: [], announce: DEFAULT_ANNOUNCE };
+    const top = this.mapping('', doc, ['pools', 'announce']);
+    if (!top) return { pools: [], announce: DEFAULT_ANNOUNCE };
+    const pools: PoolSpec[] = [];
+    const list = top['pools'] === undefined ? [] : this.list('pools', top['pools']);
+    list?.forEach((item, i) => {
+      const pool = this.poolSpec(`pools[${i}]`, item);
+      if (pool) pools.push(pool);
+    });
+    this.crossPool(pools);
+    const announce = top['announce'] === undefined ? DEFAULT_ANNOUNCE : this.announce('announce', top['announce']);
+    return { pools, announce };
+  }
+
+  private poolSpec(path: string, item: unknown): PoolSpec | undefined {
+    this.pool = undefined;
+    const m = this.mapping(path, item, ['name', 'addresses', 'autoAssign', 'avoidBuggyIPs', 'namespaces', 'serviceSelector']);
+    if (!m) return undefined;
+    const name = m['name'];
+    if (name === undefined) {
+      this.problem(`${path}.name`, undefined, 'is required');
+    } else if (typeof name !== 'string' || !DNS_LABEL.test(name)) {
+      this.problem(`${path}.name`, name, `${JSON.stringify(name)} must be a DNS label (lowercase letters, digits and "-", at most 63)`);
+    } else {
+      this.pool = name;
+    }
+    const ranges = this.addresses(`${path}.addresses`, m['addresses']);
+    const autoAssign = this.bool(`${path}.autoAssign`, m['autoAssign'], true);
+    const avoidBuggyIPs = this.bool(`${path}.avoidBuggyIPs`, m['avoidBuggyIPs'], false);
+    const namespaces = this.stringList(`${path}.namespaces`, m['namespaces'], DNS_LABEL, 'a namespace name');
+    const serviceSelector =
+      m['serviceSelector'] === undefined || m['serviceSelector'] === null
+        ? undefined
+        : this.selector(`${path}.serviceSelector`, m['serviceSelector']);
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool === undefined || !ranges) return undefined;
+    return { name: pool, ranges, autoAssign, avoidBuggyIPs, namespaces, serviceSelector };
+  }
+
+  private addresses(path: string, v: unknown): IpRange[] | undefined {
+    if (v === undefined) {
+      this.problem(path, undefined, 'is required: list CIDRs or first-last ranges');
+      return undefined;
+    }
+    const list = this.list(path, v);
+    if (!list) return undefined;
+    if (list.length === 0) {
+      this.problem(path, v, 'is empty: list at least one CIDR or first-last range');
+      return undefined;
+    }
+    const ranges: IpRange[] = [];
+    let ok = true;
+    list.forEach((item, i) => {
+      if (typeof item !== 'string') {
+        this.problem(`${path}[${i}]`, item, `${JSON.stringify(item)} must be a string such as "198.51.100.0/24"`);
+        ok = false;
+        return;
+      }
+      try {
+        const range = IpRange.parse(item);
+        const clash = ranges.findIndex((r) => r.overlaps(range));
+        if (clash >= 0) {
+          this.problem(`${path}[${i}]`, item, `overlaps ${path}[${clash}] (${ranges[clash]?.toString()})`);
+          ok = false;
+        }
+        ranges.push(range);
+      } catch (err) {
+        if (!(err instanceof InvalidRangeError)) throw err;
+        this.problem(`${path}[${i}]`, item, err.message);
+        ok = false;
+      }
+    });
+    return ok ? ranges : undefined;
+  }
+
+  private crossPool(pools: readonly PoolSpec[]): void {
+    const seen = new Map<string, number>();
+    pools.forEach((p, i) => {
+      const first = seen.get(p.name);
+      if (first !== undefined) {
+        this.problems.push({ path: `pools[${i}].name`, pool: p.name, value: p.name, message: `duplicate pool name, first used by pools[${first}]` });
+      } else {
+        seen.set(p.name, i);
+      }
+      for (let j = 0; j < i; j++) {
+        const other = pools[j] as PoolSpec;
+        for (const a of p.ranges) {
+          const b = other.ranges.find((r) => r.overlaps(a));
+          if (b) {
+            this.problems.push({
+              path: `pools[${i}].addresses`,
+              pool: p.name,
+              value: a.toString(),
+              message: `${a.toString()} overlaps ${b.toString()} of pool "${other.name}": an address can belong to one pool only`,
+            });
+          }
+        }
+      }
+    });
+  }
+
+  private announce(path: string, v: unknown): AnnounceSpec {
+    const m = this.mapping(path, v, ['nodeSelector', 'interfaces', 'garpRefreshSeconds']);
+    if (!m) return DEFAULT_ANNOUNCE;
+    const nodeSelector =
+      m['nodeSelector'] === undefined || m['nodeSelector'] === null ? undefined : this.selector(`${path}.nodeSelector`, m['nodeSelector']);
+    const interfaces = this.stringList(`${path}.interfaces`, m['interfaces'], /^[^\s/]{1,15}$/, 'an interface name');
+    let garpRefreshSeconds = 0;
+    const g = m['garpRefreshSeconds'];
+    if (g !== undefined) {
+      if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > 86_400) {
+        this.problem(`${path}.garpRefreshSeconds`, g, `${JSON.stringify(g)} must be a whole number of seconds from 0 to 86400`);
+      } else {
+        garpRefreshSeconds = g;
+      }
+    }
+    return { nodeSelector, interfaces, garpRefreshSeconds };
+  }
+
+  private selector(path: string, v: unknown): LabelSelector | undefined {
+    const m = this.mapping(path, v, ['matchLabels', 'matchExpressions']);
+    if (!m) return undefined;
+    const matchLabels: Record<string, string> = {};
+    const labels = m['matchLabels'];
+    if (labels !== undefined && labels !== null) {
+      const lm = this.mapping(`${path}.matchLabels`, labels, undefined);
+      for (const [k, val] of Object.entries(lm ?? {})) {
+        if (!LABEL_KEY.test(k)) this.problem(`${path}.matchLabels`, k, `${JSON.stringify(k)} is not a valid label key`);
+        else if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
+          this.problem(`${path}.matchLabels.${k}`, val, `${JSON.stringify(val)} is not a valid label value (quote numbers and booleans)`);
+        } else matchLabels[k] = val;
+      }
+    }
+    const matchExpressions: LabelSelectorRequirement[] = [];
+    const exprs = m['matchExpressions'];
+    if (exprs !== undefined && exprs !== null) {
+      this.list(`${path}.matchExpressions`, exprs)?.forEach((e, i) => {
+        const req = this.requirement(`${path}.matchExpressions[${i}]`, e);
+        if (req) matchExpressions.push(req);
+      });
+    }
+    return { matchLabels, matchExpressions };
+  }
+
+  private requirement(path: string, v: unknown): LabelSelectorRequirement | undefined {
+    const m = this.mapping(path, v, ['key', 'operator', 'values']);
+    if (!m) return undefined;
+    const key = m['key'];
+    const operator = m['operator'];
+    if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
+      this.problem(`${path}.key`, key, `${JSON.stringify(key)} is not a valid label key`);
+      return undefined;
+    }
+    if (!SELECTOR_OPERATORS.includes(operator as never)) {
+      this.problem(`${path}.operator`, operator, `${JSON.stringify(operator)} must be one of ${SELECTOR_OPERATORS.join(', ')}`);
+      return undefined;
+    }
+    const op = operator as LabelSelectorRequirement['operator'];
+    const values = this.stringList(`${path}.values`, m['values'], LABEL_VALUE, 'a label value');
+    const needsValues = op === 'In' || op === 'NotIn';
+    if (needsValues && values.length === 0) {
+      this.problem(`${path}.values`, m['values'], `operator ${op} needs at least one value`);
+      return undefined;
+    }
+    if (!needsValues && values.length > 0) {
+      this.problem(`${path}.values`, m['values'], `operator ${op} takes no values`);
+      return undefined;
+    }
+    return { key, operator: op, values };
+  }
+
+  private mapping(path: string, v: unknown, allowed: readonly string[] | undefined): Record<string, unknown> | undefined {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      this.problem(path, v, `must be a mapping, got ${describe(v)}`);
+      return undefined;
+    }
+    const m = v as Record<string, unknown>;
+    if (allowed) {
+      for (const k of Object.keys(m)) {
+        if (!allowed.includes(k)) {
+          const hint = allowed.find((a) => a.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
+          this.problem(path ? `${path}.${k}` : k, m[k], `unknown key${hint ? `; did you mean "${hint}"?` : ` (known: ${allowed.join(', ')})`}`);
+        }
+      }
+    }
+    return m;
+  }
+
+  private list(path: string, v: unknown): unknown[] | undefined {
+    if (!Array.isArray(v)) {
+      this.problem(path, v, `must be a list, got ${describe(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  private bool(path: string, v: unknown, dflt: boolean): boolean {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') {
+      this.problem(path, v, `${JSON.stringify(v)} must be true or false`);
+      return dflt;
+    }
+    return v;
+  }
+
+  private stringList(path: string, v: unknown, pattern: RegExp, what: string): string[] {
+    if (v === undefined || v === null) return [];
+    const list = this.list(path, v);
+    const out: string[] = [];
+    list?.forEach((item, i) => {
+      if (typeof item !== 'string' || !pattern.test(item)) {
+        this.problem(`${path}[${i}]`, item, `${JSON.stringify(item)} is not ${what}`);
+      } else if (!out.includes(item)) {
+        out.push(item);
+      }
+    });
+    return out;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}

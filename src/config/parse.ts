@@ -53,6 +53,9 @@ class Reader {
 
   private poolSpec(path: string, item: unknown): PoolSpec | undefined {
     this.pool = undefined;
+    const raw = item as { name?: unknown } | null;
+    // Name the pool in every problem, those found before its name is checked too.
+    if (typeof raw === 'object' && raw !== null && typeof raw.name === 'string' && DNS_LABEL.test(raw.name)) this.pool = raw.name;
     const m = this.mapping(path, item, ['name', 'addresses', 'autoAssign', 'avoidBuggyIPs', 'namespaces', 'serviceSelector']);
     if (!m) return undefined;
     const name = m['name'];

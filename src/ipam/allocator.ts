@@ -99,6 +99,11 @@ export class Allocator {
     return [...(this.holdings.get(ip.toString())?.users.keys() ?? [])].filter((k) => k !== except);
   }
 
+  /** Services holding addresses no configured pool covers. */
+  keysOutsidePools(): string[] {
+    return [...this.assignments].filter(([, a]) => a.pool === undefined).map(([k]) => k);
+  }
+
   usage(): PoolUsage[] {
     return [...this.pools.values()].map((p) => ({ name: p.name, size: p.size, used: p.used }));
   }

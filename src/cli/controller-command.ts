@@ -1,0 +1,126 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { CoordinationV1Api } from '@kubernetes/client-node';
+import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
+import { Controller } from '../controller/controller.js';
+import { LeaderElector } from '../election/leader-elector.js';
+import { LeaseClient } from '../k8s/lease-client.js';
+import { loadKubeConfig } from '../k8s/kubeconfig.js';
+import { startHttpServer } from '../observability/http-server.js';
+import { createRootLogger } from '../observability/logger.js';
+import { ControllerMetrics } from '../observability/metrics.js';
+import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
+
+export const CONTROLLER_HELP = `Usage: barelb controller [flags]
+
+Assigns External IPs from the pools in the barelb ConfigMap to Services of
+type LoadBalancer and writes them to status.loadBalancer.ingress.
+
+Flags:
+  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then in-cluster)
+  --namespace NS         namespace of the ConfigMap and the leader Lease (default: barelb-system)
+  --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
+  --lb-class CLASS       handle Services whose spec.loadBalancerClass is unset or CLASS
+                         (default: ${DEFAULT_LB_CLASS})
+  --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7472; "" turns it off)
+  --no-leader-elect      act at once without the Lease (only with a single replica)
+  --lease-name NAME      leader election Lease (default: barelb-controller)
+  --lease-duration D     (default: 15s)
+  --renew-deadline D     a leader that cannot renew for this long stops acting (default: 10s)
+  --retry-period D       (default: 2s)
+  --identity ID          this replica's name in the Lease (default: $POD_NAME, then the hostname)
+  --workers N            Services reconciled concurrently (default: 8)
+  --log-level LEVEL      trace, debug, info, warn, error (default: $BARELB_LOG_LEVEL or info)
+  -h, --help             show this help
+
+Durations are written like 15s, 500ms or 2m.`;
+
+export async function runController(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string', default: 'barelb-system' },
+      'config-map': { type: 'string', default: 'barelb-config' },
+      'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+      'metrics-addr': { type: 'string', default: '0.0.0.0:7472' },
+      'no-leader-elect': { type: 'boolean', default: false },
+      'lease-name': { type: 'string', default: 'barelb-controller' },
+      'lease-duration': { type: 'string', default: '15s' },
+      'renew-deadline': { type: 'string', default: '10s' },
+      'retry-period': { type: 'string', default: '2s' },
+      identity: { type: 'string' },
+      workers: { type: 'string', default: '8' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${CONTROLLER_HELP}\n`);
+    return 0;
+  }
+  const timers = {
+    leaseDurationMs: parseDuration('lease-duration', values['lease-duration']),
+    renewDeadlineMs: parseDuration('renew-deadline', values['renew-deadline']),
+    retryPeriodMs: parseDuration('retry-period', values['retry-period']),
+  };
+  if (timers.renewDeadlineMs >= timers.leaseDurationMs) {
+    throw new InvalidFlagError('renew-deadline', values['renew-deadline'], `less than --lease-duration (${values['lease-duration']})`);
+  }
+  const workers = parsePositiveInt('workers', values.workers);
+  const identity = values.identity ?? process.env['POD_NAME'] ?? os.hostname();
+  const log = createRootLogger({ level: values['log-level'] }).child({ component: 'controller', identity });
+  const kubeConfig = loadKubeConfig(values.kubeconfig);
+  const metrics = new ControllerMetrics();
+  const leaderElect = !values['no-leader-elect'];
+  let active: Controller | undefined;
+  const runTerm = (signal: AbortSignal): Promise<void> => {
+    active = new Controller({
+      kubeConfig,
+      namespace: values.namespace,
+      configMap: values['config-map'],
+      lbClass: values['lb-class'],
+      identity,
+      workers,
+      log,
+      metrics,
+    });
+    return active.run(signal);
+  };
+
+  let leading = false;
+  // A standby replica is ready (it is doing its job: waiting); a leader once synced.
+  const ready = (): boolean => (leaderElect && !leading) || (active?.ready ?? false);
+  const server = values['metrics-addr']
+    ? await startHttpServer(values['metrics-addr'], metrics.registry, { healthy: () => true, ready }, log)
+    : undefined;
+
+  const stop = new AbortController();
+  const onSignal = (sig: string): void => {
+    log.info({ signal: sig }, 'shutting down');
+    stop.abort();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
+  log.info(
+    { namespace: values.namespace, configMap: values['config-map'], lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
+    'barelb controller starting',
+  );
+  if (!leaderElect) {
+    leading = true;
+    metrics.isLeader.set(1);
+    await runTerm(stop.signal);
+  } else {
+    const lease = new LeaseClient(kubeConfig.makeApiClient(CoordinationV1Api), values.namespace, values['lease-name']);
+    const elector = new LeaderElector(lease, identity, timers, log.child({ part: 'election' }), (now) => {
+      leading = now;
+      metrics.isLeader.set(now ? 1 : 0);
+    });
+    await elector.run(stop.signal, runTerm);
+  }
+  server?.close();
+  log.info('stopped');
+  return 0;
+}

@@ -1,0 +1,266 @@
+import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
+import { formatProblem } from '../config/config-error.js';
+import { Allocator } from '../ipam/allocator.js';
+import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
+import { Backoff } from '../k8s/backoff.js';
+import { EventRecorder, type EventTarget } from '../k8s/event-recorder.js';
+import { ResilientInformer } from '../k8s/informer.js';
+import { writeServiceStatus } from '../k8s/service-status.js';
+import { toServiceView, type ServiceView } from '../k8s/service-view.js';
+import type { Logger } from '../observability/logger.js';
+import type { ControllerMetrics } from '../observability/metrics.js';
+import { loadConfig } from './config-loader.js';
+import { outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
+import { handles, readRequest } from './service-request.js';
+import { WorkQueue } from './work-queue.js';
+import { IpAddress } from '../net/ip.js';
+
+export interface ControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly configMap: string;
+  readonly lbClass: string;
+  readonly identity: string;
+  /** Services reconciled at once; allocation itself is serial, only API writes overlap. */
+  readonly workers: number;
+  readonly log: Logger;
+  readonly metrics: ControllerMetrics;
+}
+
+/**
+ * The active controller: re-learns every assignment from the cluster, then
+ * keeps Services' addresses in line with their requests and the pool config.
+ * One instance runs per leadership term; all state is rebuilt each term.
+ */
+export class Controller {
+  private readonly core: CoreV1Api;
+  private readonly alloc = new Allocator();
+  private readonly queue = new WorkQueue();
+  private readonly pending = new Set<string>();
+  private readonly retries = new Map<string, Backoff>();
+  private readonly events: EventRecorder;
+  private readonly log: Logger;
+  private services!: ResilientInformer<V1Service>;
+  private configMaps!: ResilientInformer<V1ConfigMap>;
+  private configSource: string | undefined;
+  private synced = false;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.log = opts.log;
+    this.events = new EventRecorder(this.core, 'barelb-controller', opts.identity, opts.log.child({ part: 'events' }));
+  }
+
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { namespace, configMap, metrics } = this.opts;
+    const apiError = (op: string) => () => metrics.apiErrors.inc({ operation: op });
+    this.services = new ResilientInformer<V1Service>({
+      name: 'services',
+      kubeConfig: this.opts.kubeConfig,
+      path: '/api/v1/services',
+      list: () => this.core.listServiceForAllNamespaces(),
+      log: this.log,
+      onApiError: apiError('watch_services'),
+    });
+    this.configMaps = new ResilientInformer<V1ConfigMap>({
+      name: 'configmaps',
+      kubeConfig: this.opts.kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/configmaps`,
+      list: () => this.core.listNamespacedConfigMap({ namespace }),
+      log: this.log,
+      onApiError: apiError('watch_configmaps'),
+    });
+    const onService = (svc: V1Service): void => this.queue.add(toServiceView(svc).key);
+    this.services.on('add', onService);
+    this.services.on('update', onService);
+    this.services.on('delete', onService);
+    const onConfigMap = (cm: V1ConfigMap): void => {
+      if (cm.metadata?.name === configMap && this.synced) this.applyConfig();
+    };
+    this.configMaps.on('add', onConfigMap);
+    this.configMaps.on('update', onConfigMap);
+    this.configMaps.on('delete', onConfigMap);
+
+    const stop = (): void => {
+      this.queue.close();
+      void this.services.stop();
+      void this.configMaps.stop();
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      // Nothing is decided before both caches hold a full list: a partial view
+      // could hand out an address some unseen Service already has.
+      await Promise.all([this.services.start(), this.configMaps.start()]);
+      if (signal.aborted) return;
+      this.applyConfig();
+      this.relearn();
+      this.synced = true;
+      this.log.info({ services: this.services.list().length, pools: this.alloc.usage().length }, 'controller synced; assigning');
+      await Promise.all(Array.from({ length: Math.max(1, this.opts.workers) }, () => this.work()));
+    } finally {
+      signal.removeEventListener('abort', stop);
+      stop();
+      this.synced = false;
+      await this.events.flush();
+    }
+  }
+
+  /** Takes every address the cluster shows before any new one is handed out; the oldest Service wins a clash. */
+  private relearn(): void {
+    const views = this.services
+      .list()
+      .map(toServiceView)
+      .filter((v) => handles(v, this.opts.lbClass) && v.ingressIps.length > 0)
+      .sort((a, b) => a.createdMs - b.createdMs || a.key.localeCompare(b.key));
+    let learned = 0;
+    for (const v of views) {
+      const ips = v.ingressIps.map((s) => IpAddress.tryParse(s)).filter((ip): ip is IpAddress => ip !== undefined);
+      const r = this.alloc.adopt(readRequest(v).request, ips);
+      if (r.ok) learned++;
+      else this.log.warn({ service: v.key, err: r.error.message }, 'address shown in status is held by an older Service');
+    }
+    this.log.info({ learned, conflicts: views.length - learned }, 're-learned existing assignments');
+    for (const svc of this.services.list()) this.queue.add(toServiceView(svc).key);
+    this.updateGauges(true);
+  }
+
+  private applyConfig(): void {
+    const { configMap, namespace, metrics } = this.opts;
+    const cm = this.configMaps.get(configMap, namespace);
+    const loaded = loadConfig(cm);
+    if (loaded.source === this.configSource) return;
+    this.configSource = loaded.source;
+    if (!loaded.ok) {
+      const problems = loaded.error.problems;
+      metrics.configValid.set(0);
+      metrics.configRejections.inc();
+      this.log.error(
+        { configMap: `${namespace}/${configMap}`, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },
+        'invalid config rejected; the last good config stays in force',
+      );
+      if (cm?.metadata?.uid) {
+        this.events.record(
+          { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
+          { type: 'Warning', reason: 'InvalidConfig', message: `rejected, last good config kept: ${problems.map(formatProblem).join('; ')}` },
+        );
+      }
+      return;
+    }
+    const before = new Set(this.alloc.keysOutsidePools());
+    const uncovered = this.alloc.setPools(loaded.config.pools);
+    metrics.configValid.set(1);
+    metrics.configLastReload.setToCurrentTime();
+    this.log.info({ pools: loaded.config.pools.map((p) => ({ name: p.name, addresses: p.ranges.map(String) })) }, cm ? 'config loaded' : 'no ConfigMap: no pools');
+    if (cm?.metadata?.uid) {
+      this.events.record(
+        { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
+        { type: 'Normal', reason: 'ConfigLoaded', message: `${loaded.config.pools.length} pool(s): ${loaded.config.pools.map((p) => p.name).join(', ') || 'none'}` },
+      );
+    }
+    for (const key of uncovered) {
+      if (before.has(key)) continue;
+      const a = this.alloc.assignmentOf(key);
+      const view = this.viewOf(key);
+      if (a && view) this.emit(view, [outsidePoolsEvent(a)]);
+    }
+    if (this.synced) for (const svc of this.services.list()) this.queue.add(toServiceView(svc).key);
+    this.updateGauges(true);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.take();
+      if (key === undefined) return;
+      const end = this.opts.metrics.reconcileSeconds.startTimer();
+      try {
+        await this.reconcile(key);
+      } catch (err) {
+        this.log.error({ service: key, err }, 'reconcile failed');
+        this.retryLater(key);
+      } finally {
+        end();
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    const view = this.viewOf(key);
+    const outcome = reconcileService(this.alloc, key, view, this.opts.lbClass);
+    if (view) this.emit(view, outcome.events);
+    const { metrics } = this.opts;
+
+    if (outcome.failure) {
+      if (!this.pending.has(key)) metrics.allocationFailures.inc({ code: outcome.failure.code });
+      this.pending.add(key);
+    } else {
+      this.pending.delete(key);
+    }
+    if (outcome.released) {
+      metrics.allocations.inc({ result: 'released' });
+      if (view) this.log.info({ service: key }, 'released');
+      this.retryPending();
+    }
+    if (view && outcome.status !== undefined) {
+      try {
+        await writeServiceStatus(this.core, view, outcome.status, outcome.pool ?? null);
+        this.retries.delete(key);
+        if (outcome.assigned) {
+          metrics.allocations.inc({ result: 'assigned' });
+          this.log.info({ service: key, ips: outcome.status, pool: outcome.pool }, 'assigned');
+        }
+      } catch (err) {
+        if (isNotFound(err)) {
+          if (this.alloc.release(key)) this.retryPending();
+        } else if (isConflict(err)) {
+          // Our view was stale; the watch brings the new version, then we decide again.
+          this.queue.addAfter(key, 100);
+        } else {
+          metrics.apiErrors.inc({ operation: 'write_status' });
+          this.log.warn({ service: key, err: describeApiError(err) }, 'status write failed; retrying');
+          this.retryLater(key);
+        }
+      }
+    }
+    this.updateGauges(outcome.released);
+  }
+
+  private retryLater(key: string): void {
+    let b = this.retries.get(key);
+    if (!b) this.retries.set(key, (b = new Backoff(200, 30_000)));
+    this.queue.addAfter(key, b.next());
+  }
+
+  /** An address came free: Services waiting for one get another try. */
+  private retryPending(): void {
+    for (const key of this.pending) this.queue.add(key);
+  }
+
+  private viewOf(key: string): ServiceView | undefined {
+    const slash = key.indexOf('/');
+    const svc = this.services.get(key.slice(slash + 1), key.slice(0, slash));
+    return svc ? toServiceView(svc) : undefined;
+  }
+
+  private emit(view: ServiceView, events: readonly ServiceEvent[]): void {
+    const target: EventTarget = { kind: 'Service', namespace: view.namespace, name: view.name, uid: view.uid };
+    for (const e of events) {
+      this.events.record(target, e);
+      if (e.type === 'Warning') this.log.warn({ service: view.key, reason: e.reason }, e.message);
+    }
+  }
+
+  private updateGauges(full = false): void {
+    const { metrics } = this.opts;
+    for (const u of this.alloc.usage()) {
+      metrics.poolSize.set({ pool: u.name }, Number(u.size));
+      metrics.poolUsed.set({ pool: u.name }, Number(u.used));
+    }
+    metrics.pendingServices.set(this.pending.size);
+    if (full) metrics.orphanedServices.set(this.alloc.keysOutsidePools().length);
+  }
+}

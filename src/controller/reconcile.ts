@@ -1,0 +1,148 @@
+import type { Allocator, Assignment } from '../ipam/allocator.js';
+import type { AllocationError } from '../ipam/errors.js';
+import type { ServiceView } from '../k8s/service-view.js';
+import { IpAddress } from '../net/ip.js';
+import { ANNOTATION } from './annotations.js';
+import { handles, readRequest } from './service-request.js';
+
+export interface ServiceEvent {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+export const REASON = {
+  assigned: 'IPAllocated',
+  released: 'IPReleased',
+  failed: 'AllocationFailed',
+  invalid: 'InvalidRequest',
+  outsidePools: 'IPOutsidePools',
+  conflict: 'IPConflict',
+} as const;
+
+/** What to write back for one Service. */
+export interface Outcome {
+  /** status.loadBalancer.ingress IPs to write; undefined when the status is right as it is. */
+  readonly status: readonly string[] | undefined;
+  /** Value for the allocated-from-pool annotation (null: remove it), written with the status. */
+  readonly pool: string | null | undefined;
+  readonly events: readonly ServiceEvent[];
+  /** Set when the Service is left without an address. */
+  readonly failure: AllocationError | undefined;
+  readonly assigned: boolean;
+  readonly released: boolean;
+}
+
+const NOTHING: Outcome = { status: undefined, pool: undefined, events: [], failure: undefined, assigned: false, released: false };
+
+/**
+ * Decides a Service's addresses against the allocator (which it updates) and
+ * says what to write. Pure apart from the allocator; the controller does the I/O.
+ * `view` undefined: the Service is gone.
+ */
+export function reconcileService(alloc: Allocator, key: string, view: ServiceView | undefined, lbClass: string): Outcome {
+  if (!view) {
+    const released = alloc.release(key);
+    return { ...NOTHING, released: released !== undefined };
+  }
+  if (!handles(view, lbClass)) {
+    const released = alloc.release(key);
+    if (!released) return NOTHING;
+    const ips = released.ips.map(String);
+    const stillShown = view.ingressIps.some((ip) => ips.includes(canonical(ip)));
+    const why = view.type !== 'LoadBalancer' ? `type is now ${view.type}` : `loadBalancerClass is now "${view.loadBalancerClass}"`;
+    return {
+      ...NOTHING,
+      status: stillShown ? [] : undefined,
+      pool: stillShown ? null : undefined,
+      events: [{ type: 'Normal', reason: REASON.released, message: `Released ${ips.join(', ')}: ${why}` }],
+      released: true,
+    };
+  }
+
+  const { request, error } = readRequest(view);
+  const events: ServiceEvent[] = [];
+  let current = alloc.assignmentOf(key);
+
+  if (!current && view.ingressIps.length > 0) {
+    // The cluster says it has addresses we don't know of (written before we
+    // started, or by a previous leader): keep them if nobody else may claim them.
+    const ips = view.ingressIps.map((s) => IpAddress.tryParse(s)).filter((ip): ip is IpAddress => ip !== undefined);
+    const adopted = alloc.adopt(request, ips);
+    if (adopted.ok) {
+      current = adopted.assignment;
+      if (current.pool === undefined) {
+        events.push({ type: 'Warning', reason: REASON.outsidePools, message: outsideMessage(current) });
+      }
+    } else {
+      events.push({ type: 'Warning', reason: REASON.conflict, message: `status shows ${view.ingressIps.join(', ')} but ${adopted.error.message}; assigning another address` });
+    }
+  }
+
+  if (error) {
+    if (current) {
+      events.push({ type: 'Warning', reason: REASON.invalid, message: `${error.message}; keeping ${describe(current)}` });
+      return finish(view, current, events, undefined, false);
+    }
+    events.push({ type: 'Warning', reason: REASON.invalid, message: `${error.message}; no address assigned` });
+    return { ...finish(view, undefined, events, error, false), failure: error };
+  }
+
+  if (current && alloc.satisfies(request, current)) return finish(view, current, events, undefined, false);
+
+  const result = alloc.assign(request, current?.ips ?? []);
+  if (result.ok) {
+    return finish(view, result.assignment, events, undefined, true);
+  }
+  if (current) {
+    events.push({ type: 'Warning', reason: REASON.failed, message: `cannot change address: ${result.error.message}; keeping ${describe(current)}` });
+    return finish(view, current, events, undefined, false);
+  }
+  events.push({ type: 'Warning', reason: REASON.failed, message: result.error.message });
+  return { ...finish(view, undefined, events, result.error, false), failure: result.error };
+}
+
+/** Events for Services whose addresses a new config no longer covers. */
+export function outsidePoolsEvent(a: Assignment): ServiceEvent {
+  return { type: 'Warning', reason: REASON.outsidePools, message: outsideMessage(a) };
+}
+
+function outsideMessage(a: Assignment): string {
+  return `${a.ips.map(String).join(', ')} is in no configured pool; the Service keeps it until it is deleted`;
+}
+
+function finish(view: ServiceView, a: Assignment | undefined, events: ServiceEvent[], failure: AllocationError | undefined, fresh: boolean): Outcome {
+  const want = a ? orderIps(a.ips, view.ipFamilies) : [];
+  const have = view.ingressIps.map(canonical);
+  const statusChanged = want.length !== have.length || want.some((ip, i) => ip !== have[i]);
+  const poolWanted = a?.pool ?? null;
+  const poolShown = view.annotations[ANNOTATION.allocatedFromPool] ?? null;
+  const poolChanged = poolWanted !== poolShown;
+  if (statusChanged && want.length > 0) {
+    events.push({ type: 'Normal', reason: REASON.assigned, message: `Assigned ${want.join(', ')}${a?.pool ? ` from pool "${a.pool}"` : ''}` });
+  }
+  return {
+    status: statusChanged || poolChanged ? want : undefined,
+    pool: statusChanged || poolChanged ? poolWanted : undefined,
+    events,
+    failure,
+    assigned: fresh || (statusChanged && want.length > 0),
+    released: false,
+  };
+}
+
+function orderIps(ips: readonly IpAddress[], families: readonly string[]): string[] {
+  const rank = (f: string): number => {
+    const i = families.indexOf(f);
+    return i < 0 ? families.length : i;
+  };
+  return [...ips].sort((a, b) => rank(a.family) - rank(b.family)).map(String);
+}
+
+function canonical(ip: string): string {
+  return IpAddress.tryParse(ip)?.toString() ?? ip;
+}
+
+function describe(a: Assignment): string {
+  return a.ips.map(String).join(', ');
+}

@@ -1,0 +1,86 @@
+import { InvalidRequestError } from '../ipam/errors.js';
+import type { AddressRequest, IpFamilyPolicy } from '../ipam/allocator.js';
+import type { ServiceView } from '../k8s/service-view.js';
+import { IpAddress, type IpFamily } from '../net/ip.js';
+import { ANNOTATION } from './annotations.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SHARING_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$/;
+const POLICIES: readonly string[] = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
+
+/** Whether this controller is responsible for the Service's address. */
+export function handles(view: ServiceView, lbClass: string): boolean {
+  return view.type === 'LoadBalancer' && (view.loadBalancerClass === undefined || view.loadBalancerClass === lbClass);
+}
+
+export interface ReadRequest {
+  /** The request, with any invalid part left out. */
+  readonly request: AddressRequest;
+  /** Set when some part of the Service's request is invalid. */
+  readonly error: InvalidRequestError | undefined;
+}
+
+/** Reads what a Service asks for from its spec and annotations. Never throws. */
+export function readRequest(view: ServiceView): ReadRequest {
+  let error: InvalidRequestError | undefined;
+  const note = (e: InvalidRequestError): void => {
+    error ??= e;
+  };
+
+  let pool = view.annotations[ANNOTATION.addressPool]?.trim();
+  if (pool !== undefined && !DNS_LABEL.test(pool)) {
+    note(new InvalidRequestError(`annotation ${ANNOTATION.addressPool}`, pool, 'is not a pool name (a DNS label)'));
+    pool = undefined;
+  }
+
+  let sharingKey = view.annotations[ANNOTATION.allowSharedIp]?.trim();
+  if (sharingKey !== undefined && !SHARING_KEY.test(sharingKey)) {
+    note(new InvalidRequestError(`annotation ${ANNOTATION.allowSharedIp}`, sharingKey, 'must be letters, digits, "-", "_", "." or "/", at most 253'));
+    sharingKey = undefined;
+  }
+
+  const requestedIps: IpAddress[] = [];
+  const annotated = view.annotations[ANNOTATION.loadBalancerIPs];
+  const [field, text] =
+    annotated !== undefined ? [`annotation ${ANNOTATION.loadBalancerIPs}`, annotated] : ['spec.loadBalancerIP', view.loadBalancerIP ?? ''];
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = parts.find((p) => IpAddress.tryParse(p) === undefined);
+  if (bad !== undefined) {
+    note(new InvalidRequestError(field, text, `"${bad}" is not an IP address`));
+  } else if (parts.length > 2) {
+    note(new InvalidRequestError(field, text, 'at most one IPv4 and one IPv6 address'));
+  } else {
+    const ips = parts.map((p) => IpAddress.parse(p));
+    if (ips.length === 2 && ips[0]?.family === ips[1]?.family) {
+      note(new InvalidRequestError(field, text, 'at most one address per IP family'));
+    } else {
+      requestedIps.push(...ips);
+    }
+  }
+  if (annotated !== undefined && view.loadBalancerIP && requestedIps.length > 0) {
+    const specIp = IpAddress.tryParse(view.loadBalancerIP);
+    if (!specIp || !requestedIps.some((ip) => ip.equals(specIp))) {
+      note(new InvalidRequestError('spec.loadBalancerIP', view.loadBalancerIP, `contradicts ${ANNOTATION.loadBalancerIPs} "${annotated}"`));
+    }
+  }
+
+  let families = view.ipFamilies.filter((f): f is IpFamily => f === 'IPv4' || f === 'IPv6');
+  if (families.length === 0) families = requestedIps.length > 0 ? [...new Set(requestedIps.map((ip) => ip.family))] : ['IPv4'];
+  const familyPolicy = (POLICIES.includes(view.ipFamilyPolicy ?? '') ? view.ipFamilyPolicy : 'SingleStack') as IpFamilyPolicy;
+
+  const ports = [...new Set(view.ports.map((p) => `${p.protocol}/${p.port}`))];
+  return {
+    request: {
+      key: view.key,
+      namespace: view.namespace,
+      labels: view.labels,
+      pool,
+      requestedIps,
+      families,
+      familyPolicy,
+      sharingKey,
+      ports,
+    },
+    error,
+  };
+}

@@ -1,0 +1,46 @@
+/** HTTP status of a failed client-node call, or undefined for network-level failures. */
+export function statusCodeOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+export function isConflict(err: unknown): boolean {
+  return statusCodeOf(err) === 409;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return statusCodeOf(err) === 404;
+}
+
+export function isAbort(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; type?: unknown; message?: unknown };
+  return e.name === 'AbortError' || e.type === 'aborted' || (typeof e.message === 'string' && e.message.includes('aborted'));
+}
+
+/** One line for a log: status and the API server's message, without the response dump. */
+export function describeApiError(err: unknown): string {
+  const code = statusCodeOf(err);
+  if (code !== undefined) {
+    const body = (err as { body?: unknown }).body;
+    let message: string | undefined;
+    if (typeof body === 'string') {
+      try {
+        message = (JSON.parse(body) as { message?: string }).message;
+      } catch {
+        message = body.slice(0, 200);
+      }
+    } else if (typeof body === 'object' && body !== null) {
+      message = (body as { message?: string }).message;
+    }
+    return `HTTP ${code}${message ? `: ${message}` : ''}`;
+  }
+  if (err instanceof Error) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    return cause?.code ? `${err.message} (${cause.code})` : err.message;
+  }
+  return String(err);
+}

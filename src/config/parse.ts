@@ -41,12 +41,16 @@ class Reader {
     const top = this.mapping('', doc, ['pools', 'announce']);
     if (!top) return { pools: [], announce: DEFAULT_ANNOUNCE };
     const pools: PoolSpec[] = [];
+    const indexes: number[] = [];
     const list = top['pools'] === undefined ? [] : this.list('pools', top['pools']);
     list?.forEach((item, i) => {
       const pool = this.poolSpec(`pools[${i}]`, item);
-      if (pool) pools.push(pool);
+      if (pool) {
+        pools.push(pool);
+        indexes.push(i);
+      }
     });
-    this.crossPool(pools);
+    this.crossPool(pools, indexes);
     const announce = top['announce'] === undefined ? DEFAULT_ANNOUNCE : this.announce('announce', top['announce']);
     return { pools, announce };
   }
@@ -62,7 +66,7 @@ class Reader {
     if (name === undefined) {
       this.problem(`${path}.name`, undefined, 'is required');
     } else if (typeof name !== 'string' || !DNS_LABEL.test(name)) {
-      this.problem(`${path}.name`, name, `${JSON.stringify(name)} must be a DNS label (lowercase letters, digits and "-", at most 63)`);
+      this.problem(`${path}.name`, name, `${show(name)} must be a DNS label (lowercase letters, digits and "-", at most 63)`);
     } else {
       this.pool = name;
     }
@@ -95,7 +99,7 @@ class Reader {
     let ok = true;
     list.forEach((item, i) => {
       if (typeof item !== 'string') {
-        this.problem(`${path}[${i}]`, item, `${JSON.stringify(item)} must be a string such as "198.51.100.0/24"`);
+        this.problem(`${path}[${i}]`, item, `${show(item)} must be a string such as "198.51.100.0/24"`);
         ok = false;
         return;
       }
@@ -116,14 +120,15 @@ class Reader {
     return ok ? ranges : undefined;
   }
 
-  private crossPool(pools: readonly PoolSpec[]): void {
+  /** Problems between pools; `at[i]` is the YAML index of pools[i]. */
+  private crossPool(pools: readonly PoolSpec[], at: readonly number[]): void {
     const seen = new Map<string, number>();
     pools.forEach((p, i) => {
       const first = seen.get(p.name);
       if (first !== undefined) {
-        this.problems.push({ path: `pools[${i}].name`, pool: p.name, value: p.name, message: `duplicate pool name, first used by pools[${first}]` });
+        this.problems.push({ path: `pools[${at[i]}].name`, pool: p.name, value: p.name, message: `duplicate pool name, first used by pools[${first}]` });
       } else {
-        seen.set(p.name, i);
+        seen.set(p.name, at[i] as number);
       }
       for (let j = 0; j < i; j++) {
         const other = pools[j] as PoolSpec;
@@ -131,7 +136,7 @@ class Reader {
           const b = other.ranges.find((r) => r.overlaps(a));
           if (b) {
             this.problems.push({
-              path: `pools[${i}].addresses`,
+              path: `pools[${at[i]}].addresses`,
               pool: p.name,
               value: a.toString(),
               message: `${a.toString()} overlaps ${b.toString()} of pool "${other.name}": an address can belong to one pool only`,
@@ -152,7 +157,7 @@ class Reader {
     const g = m['garpRefreshSeconds'];
     if (g !== undefined) {
       if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > 86_400) {
-        this.problem(`${path}.garpRefreshSeconds`, g, `${JSON.stringify(g)} must be a whole number of seconds from 0 to 86400`);
+        this.problem(`${path}.garpRefreshSeconds`, g, `${show(g)} must be a whole number of seconds from 0 to 86400`);
       } else {
         garpRefreshSeconds = g;
       }
@@ -168,9 +173,9 @@ class Reader {
     if (labels !== undefined && labels !== null) {
       const lm = this.mapping(`${path}.matchLabels`, labels, undefined);
       for (const [k, val] of Object.entries(lm ?? {})) {
-        if (!LABEL_KEY.test(k)) this.problem(`${path}.matchLabels`, k, `${JSON.stringify(k)} is not a valid label key`);
+        if (!LABEL_KEY.test(k)) this.problem(`${path}.matchLabels`, k, `${show(k)} is not a valid label key`);
         else if (typeof val !== 'string' || !LABEL_VALUE.test(val)) {
-          this.problem(`${path}.matchLabels.${k}`, val, `${JSON.stringify(val)} is not a valid label value (quote numbers and booleans)`);
+          this.problem(`${path}.matchLabels.${k}`, val, `${show(val)} is not a valid label value (quote numbers and booleans)`);
         } else matchLabels[k] = val;
       }
     }
@@ -191,11 +196,11 @@ class Reader {
     const key = m['key'];
     const operator = m['operator'];
     if (typeof key !== 'string' || !LABEL_KEY.test(key)) {
-      this.problem(`${path}.key`, key, `${JSON.stringify(key)} is not a valid label key`);
+      this.problem(`${path}.key`, key, `${show(key)} is not a valid label key`);
       return undefined;
     }
     if (!SELECTOR_OPERATORS.includes(operator as never)) {
-      this.problem(`${path}.operator`, operator, `${JSON.stringify(operator)} must be one of ${SELECTOR_OPERATORS.join(', ')}`);
+      this.problem(`${path}.operator`, operator, `${show(operator)} must be one of ${SELECTOR_OPERATORS.join(', ')}`);
       return undefined;
     }
     const op = operator as LabelSelectorRequirement['operator'];
@@ -240,7 +245,7 @@ class Reader {
   private bool(path: string, v: unknown, dflt: boolean): boolean {
     if (v === undefined) return dflt;
     if (typeof v !== 'boolean') {
-      this.problem(path, v, `${JSON.stringify(v)} must be true or false`);
+      this.problem(path, v, `${show(v)} must be true or false`);
       return dflt;
     }
     return v;
@@ -252,7 +257,7 @@ class Reader {
     const out: string[] = [];
     list?.forEach((item, i) => {
       if (typeof item !== 'string' || !pattern.test(item)) {
-        this.problem(`${path}[${i}]`, item, `${JSON.stringify(item)} is not ${what}`);
+        this.problem(`${path}[${i}]`, item, `${show(item)} is not ${what}`);
       } else if (!out.includes(item)) {
         out.push(item);
       }
@@ -265,5 +270,12 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${show(v)}`;
+}
+
+/** A value as it reads in a message. YAML anchors can make cycles, so no JSON.stringify of containers. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'a list' : 'a mapping';
 }

@@ -84,7 +84,7 @@ export class Allocator {
       else for (const key of h.users.keys()) uncovered.add(key);
     }
     for (const [key, a] of this.assignments) {
-      const names = new Set(a.ips.map((ip) => this.holdings.get(ip.toString())?.pool));
+      const names = new Set(a.ips.map((ip) => this.holdings.get(idOf(ip))?.pool));
       this.assignments.set(key, { ips: a.ips, pool: names.size === 1 ? [...names][0] : undefined });
     }
     return [...uncovered].sort();
@@ -96,7 +96,7 @@ export class Allocator {
 
   /** Services other than `key` holding `ip`. */
   holdersOf(ip: IpAddress, except?: string): string[] {
-    return [...(this.holdings.get(ip.toString())?.users.keys() ?? [])].filter((k) => k !== except);
+    return [...(this.holdings.get(idOf(ip))?.users.keys() ?? [])].filter((k) => k !== except);
   }
 
   /** Services holding addresses no configured pool covers. */
@@ -161,7 +161,7 @@ export class Allocator {
     if (!a) return undefined;
     this.assignments.delete(key);
     for (const ip of a.ips) {
-      const id = ip.toString();
+      const id = idOf(ip);
       const h = this.holdings.get(id);
       if (!h) continue;
       h.users.delete(key);
@@ -179,7 +179,7 @@ export class Allocator {
 
   private commit(req: AddressRequest, ips: readonly IpAddress[]): Assignment {
     for (const ip of ips) {
-      const id = ip.toString();
+      const id = idOf(ip);
       let h = this.holdings.get(id);
       if (!h) {
         const pool = this.poolContaining(ip);
@@ -194,7 +194,7 @@ export class Allocator {
       }
       h.users.set(req.key, [...req.ports]);
     }
-    const names = new Set(ips.map((ip) => this.holdings.get(ip.toString())?.pool));
+    const names = new Set(ips.map((ip) => this.holdings.get(idOf(ip))?.pool));
     const a: Assignment = { ips: [...ips], pool: names.size === 1 ? [...names][0] : undefined };
     this.assignments.set(req.key, a);
     return a;
@@ -279,7 +279,7 @@ export class Allocator {
     if (req.sharingKey !== undefined) {
       const shared = [...(this.bySharingKey.get(req.sharingKey) ?? [])]
         .map((id) => this.holdings.get(id) as Holding)
-        .filter((h) => h.ip.family === family && h.pool === p.name && !this.sharingConflict(req, h.ip))
+        .filter((h) => h.ip.family === family && h.pool === p.name && !p.avoids(h.ip) && !this.sharingConflict(req, h.ip))
         .sort((a, b) => (a.ip.value < b.ip.value ? -1 : 1));
       if (shared[0]) return shared[0].ip;
     }
@@ -288,7 +288,7 @@ export class Allocator {
 
   /** Undefined when `req` may hold `ip` beside whoever holds it now. */
   private sharingConflict(req: AddressRequest, ip: IpAddress): IpInUseError | undefined {
-    const h = this.holdings.get(ip.toString());
+    const h = this.holdings.get(idOf(ip));
     if (!h) return undefined;
     const others = [...h.users.keys()].filter((k) => k !== req.key);
     if (others.length === 0) return undefined;
@@ -315,12 +315,17 @@ export class Allocator {
   }
 }
 
+/** Map key of an address; cheaper than its text form. */
+function idOf(ip: IpAddress): string {
+  return ip.family === 'IPv4' ? `4:${ip.value}` : `6:${ip.value}`;
+}
+
 function fail(error: AllocationError): AllocationResult {
   return { ok: false, error };
 }
 
 function sameAddresses(a: readonly IpAddress[], b: readonly IpAddress[]): boolean {
   if (a.length !== b.length) return false;
-  const s = new Set(a.map((ip) => ip.toString()));
-  return b.every((ip) => s.has(ip.toString()));
+  const s = new Set(a.map(idOf));
+  return b.every((ip) => s.has(idOf(ip)));
 }

@@ -26,7 +26,8 @@ interface Recent {
 }
 
 const REPEAT_WINDOW_MS = 10 * 60_000;
-const MAX_IN_FLIGHT = 4;
+// Events trail status writes: they share the API server, and the address matters more.
+const MAX_IN_FLIGHT = 2;
 const MAX_QUEUED = 2_000;
 
 /**

@@ -1,0 +1,41 @@
+import t from 'tap';
+import { handles, readRequest } from '../../src/controller/service-request.js';
+import { view } from './fixtures.js';
+
+t.test('handles: LoadBalancer Services of no class or ours', async (t) => {
+  const rows: [Parameters<typeof view>[1], boolean][] = [
+    [{}, true],
+    [{ loadBalancerClass: 'mine' }, true],
+    [{ loadBalancerClass: 'theirs' }, false],
+    [{ type: 'NodePort' }, false],
+    [{ type: 'ClusterIP' }, false],
+  ];
+  for (const [extra, want] of rows) t.equal(handles(view('s', extra), 'mine'), want, JSON.stringify(extra));
+});
+
+t.test('readRequest: what a Service asks for', async (t) => {
+  const rows: { name: string; extra: Parameters<typeof view>[1]; want: Record<string, unknown>; error?: RegExp }[] = [
+    { name: 'defaults', extra: {}, want: { pool: undefined, requestedIps: [], families: ['IPv4'], familyPolicy: 'SingleStack', sharingKey: undefined, ports: ['TCP/80'] } },
+    { name: 'pool annotation', extra: { annotations: { 'barelb.io/address-pool': ' lan ' } }, want: { pool: 'lan' } },
+    { name: 'bad pool name', extra: { annotations: { 'barelb.io/address-pool': 'Not_A_Label' } }, want: { pool: undefined }, error: /address-pool "Not_A_Label": is not a pool name/ },
+    { name: 'two addresses', extra: { annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.1, 2001:db8::1' } }, want: { requestedIps: ['198.51.100.1', '2001:db8::1'] } },
+    { name: 'spec.loadBalancerIP', extra: { loadBalancerIP: '198.51.100.7' }, want: { requestedIps: ['198.51.100.7'] } },
+    { name: 'annotation agrees with spec', extra: { loadBalancerIP: '198.51.100.7', annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.7' } }, want: { requestedIps: ['198.51.100.7'] } },
+    { name: 'annotation contradicts spec', extra: { loadBalancerIP: '198.51.100.8', annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.7' } }, want: {}, error: /spec.loadBalancerIP "198.51.100.8": contradicts/ },
+    { name: 'not an address', extra: { annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.300' } }, want: { requestedIps: [] }, error: /"198.51.100.300" is not an IP address/ },
+    { name: 'two of one family', extra: { annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.1,198.51.100.2' } }, want: { requestedIps: [] }, error: /at most one address per IP family/ },
+    { name: 'three addresses', extra: { annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.1,198.51.100.2,2001:db8::1' } }, want: { requestedIps: [] }, error: /at most one IPv4 and one IPv6/ },
+    { name: 'sharing key', extra: { annotations: { 'barelb.io/allow-shared-ip': 'web' } }, want: { sharingKey: 'web' } },
+    { name: 'bad sharing key', extra: { annotations: { 'barelb.io/allow-shared-ip': 'a key with spaces' } }, want: { sharingKey: undefined }, error: /allow-shared-ip/ },
+    { name: 'families from spec', extra: { ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'PreferDualStack' }, want: { families: ['IPv6', 'IPv4'], familyPolicy: 'PreferDualStack' } },
+    { name: 'no families (old cluster): from the requested address', extra: { ipFamilies: [], ipFamilyPolicy: undefined, loadBalancerIP: '2001:db8::5' }, want: { families: ['IPv6'], familyPolicy: 'SingleStack' } },
+    { name: 'ports deduplicated', extra: { ports: [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 80 }, { protocol: 'TCP', port: 80 }] }, want: { ports: ['TCP/80', 'UDP/80'] } },
+  ];
+  for (const row of rows) {
+    const { request, error } = readRequest(view('s', row.extra));
+    const got = { ...request, requestedIps: request.requestedIps.map(String) };
+    t.match(got, row.want, row.name);
+    if (row.error) t.match(error?.message, row.error, `${row.name}: error`);
+    else t.equal(error, undefined, `${row.name}: no error`);
+  }
+});

@@ -6,6 +6,7 @@
 #   scripts/control-plane.sh up     install deps, build (cached), start; prints the kubeconfig path
 #   scripts/control-plane.sh down   stop what `up` started (by PID) and delete its state
 #   scripts/control-plane.sh env    print `export KUBECONFIG=...`
+#   scripts/control-plane.sh stop-apiserver | start-apiserver   outage drills (etcd keeps the data)
 #
 # State lives in $BARELB_CP_DIR (default: .lab/control-plane in the repo).
 # Ports: $BARELB_CP_PORT (apiserver, default 16443), $BARELB_ETCD_PORT (default 12379; peer +1).
@@ -32,6 +33,20 @@ wait_for() { # description, seconds, command...
     sleep 0.2
   done
   die "$what did not come up in ${secs}s; see $DIR/*.log"
+}
+
+start_apiserver() { # bin dir
+  say "starting kube-apiserver on $HOST:$API_PORT"
+  echo "$1" >"$DIR/bin-dir"
+  start_bg kube-apiserver "$1/kube-apiserver" \
+    --etcd-servers="http://$HOST:$ETCD_PORT" \
+    --secure-port="$API_PORT" --bind-address="$HOST" --advertise-address="$HOST" \
+    --cert-dir="$DIR/certs" --token-auth-file="$DIR/tokens.csv" --authorization-mode=RBAC \
+    --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc \
+    --service-cluster-ip-range=10.96.0.0/16 --service-node-port-range=30000-32767 \
+    --enable-priority-and-fairness=false
+  wait_for kube-apiserver 60 kubectl --kubeconfig "$KUBECONFIG_OUT" get --raw /readyz
 }
 
 up() {
@@ -79,17 +94,7 @@ KC
     --unsafe-no-fsync
   wait_for etcd 30 curl -sf "http://$HOST:$ETCD_PORT/health"
 
-  say "starting kube-apiserver on $HOST:$API_PORT"
-  start_bg kube-apiserver "$bin/kube-apiserver" \
-    --etcd-servers="http://$HOST:$ETCD_PORT" \
-    --secure-port="$API_PORT" --bind-address="$HOST" --advertise-address="$HOST" \
-    --cert-dir="$DIR/certs" --token-auth-file="$DIR/tokens.csv" --authorization-mode=RBAC \
-    --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
-    --service-account-issuer=https://kubernetes.default.svc \
-    --service-cluster-ip-range=10.96.0.0/16 --service-node-port-range=30000-32767 \
-    --enable-priority-and-fairness=false
-  wait_for kube-apiserver 60 kubectl --kubeconfig "$KUBECONFIG_OUT" get --raw /readyz
-
+  start_apiserver "$bin"
   say "starting kube-controller-manager"
   start_bg kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig="$KUBECONFIG_OUT" --leader-elect=false \
@@ -123,7 +128,12 @@ down_quiet() {
 
 case "${1:-}" in
   up) up ;;
+  # Outage drills: stop the API server (etcd keeps its data) and bring it back.
+  stop-apiserver) stop_pid "$DIR/kube-apiserver.pid"; say "kube-apiserver stopped" ;;
+  start-apiserver)
+    pid_alive "$DIR/kube-apiserver.pid" && die "kube-apiserver is already running"
+    start_apiserver "$(cat "$DIR/bin-dir")" ;;
   down) down_quiet; say "control plane stopped" ;;
   env) echo "export KUBECONFIG=$KUBECONFIG_OUT" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|stop-apiserver|start-apiserver" >&2; exit 2 ;;
 esac

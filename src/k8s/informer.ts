@@ -1,6 +1,6 @@
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { describeApiError, isAbort } from './api-error.js';
+import { describeApiError, statusCodeOf } from './api-error.js';
 import { Backoff, sleep } from './backoff.js';
 
 type Handler<T> = (obj: T) => void;
@@ -12,35 +12,41 @@ export interface InformerOptions<T extends KubernetesObject> {
   readonly path: string;
   readonly list: () => Promise<KubernetesListObject<T>>;
   readonly log: Logger;
-  /** Re-open the watch this often, against watches that hang half-open. */
-  readonly rewatchMs?: number;
+  /** The server ends each watch after about this long; a watch silent for longer than this plus a margin is presumed dead. */
+  readonly watchTimeoutSeconds?: number;
   readonly onApiError?: () => void;
 }
 
+interface WatchEvent {
+  readonly type: string;
+  readonly object: KubernetesObject & { code?: number };
+}
+
 /**
- * client-node's informer, made to survive: it stops on most errors, so we
- * restart it with backoff; start() resolves only once a full list has been
- * seen, so callers never act on a partial view; and the watch is re-opened
- * periodically because a half-open connection would otherwise go silent.
+ * List, then watch from the list's resourceVersion, forever. Our own instead of
+ * client-node's informer, which stops on most errors and lets the late `done`
+ * of an aborted watch kill the watch that replaced it. Here every watch has a
+ * generation and callbacks of old generations are ignored; errors are retried
+ * with backoff; "410 Gone" relists and diffs the cache, so deletes missed
+ * while away still reach the handlers; a watch silent past its timeout is
+ * replaced. start() resolves only once a full list is in: callers never act on
+ * a partial view.
  */
 export class ResilientInformer<T extends KubernetesObject> {
-  private readonly inner;
   private readonly handlers = { add: [] as Handler<T>[], update: [] as Handler<T>[], delete: [] as Handler<T>[] };
-  private readonly backoff = new Backoff(500, 30_000);
-  private abort = new AbortController();
-  private running = false;
-  private restarting = false;
-  private startError: unknown;
-  private inStart = false;
-  private rewatchTimer: NodeJS.Timeout | undefined;
-  private everSynced = false;
+  private readonly cache = new Map<string, T>();
+  private readonly backoff = new Backoff(250, 5_000);
+  private readonly watcher: Watch;
+  private resourceVersion = '';
+  private generation = 0;
+  private current: AbortController | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private stopSignal = new AbortController();
+  private listedOnce = false;
 
   constructor(private readonly opts: InformerOptions<T>) {
-    this.inner = makeInformer<T>(opts.kubeConfig, opts.path, opts.list);
-    this.inner.on('add', (o) => this.handlers.add.forEach((h) => h(o)));
-    this.inner.on('update', (o) => this.handlers.update.forEach((h) => h(o)));
-    this.inner.on('delete', (o) => this.handlers.delete.forEach((h) => h(o)));
-    this.inner.on('error', (err: unknown) => this.onError(err));
+    this.watcher = new Watch(opts.kubeConfig);
   }
 
   on(event: 'add' | 'update' | 'delete', handler: Handler<T>): void {
@@ -48,83 +54,182 @@ export class ResilientInformer<T extends KubernetesObject> {
   }
 
   get synced(): boolean {
-    return this.everSynced;
+    return this.listedOnce;
   }
 
-  list(): readonly T[] {
-    return this.inner.list();
+  list(): T[] {
+    return [...this.cache.values()];
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.inner.get(name, namespace);
+    return this.cache.get(cacheKey(namespace, name));
   }
 
-  /** Resolves once the first full list is in (retrying as long as it takes), or when stopped. */
   async start(): Promise<void> {
-    this.running = true;
-    this.abort = new AbortController();
-    await this.startUntilListed();
-    const every = this.opts.rewatchMs ?? 300_000;
-    this.rewatchTimer = setInterval(() => void this.restart('periodic re-watch'), every);
-    this.rewatchTimer.unref();
+    this.stopped = false;
+    this.stopSignal = new AbortController();
+    await this.relistUntilDone();
+    if (!this.stopped) void this.watchLoop();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.abort.abort();
-    clearInterval(this.rewatchTimer);
-    await this.inner.stop();
+    this.stopped = true;
+    this.stopSignal.abort();
+    this.generation++;
+    clearTimeout(this.silenceTimer);
+    this.current?.abort();
   }
 
-  private async startUntilListed(): Promise<void> {
-    while (this.running) {
-      this.startError = undefined;
-      this.inStart = true;
+  private async relistUntilDone(): Promise<void> {
+    while (!this.stopped) {
       try {
-        await this.inner.start();
-      } catch (err) {
-        this.startError ??= err;
-      } finally {
-        this.inStart = false;
-      }
-      if (this.startError === undefined) {
-        if (!this.everSynced) this.opts.log.info({ informer: this.opts.name, objects: this.inner.list().length }, 'informer synced');
-        this.everSynced = true;
+        const list = await this.opts.list();
+        this.replace(list.items, list.metadata?.resourceVersion ?? '');
+        if (!this.listedOnce) this.opts.log.info({ informer: this.opts.name, objects: this.cache.size }, 'informer synced');
+        this.listedOnce = true;
         this.backoff.reset();
         return;
+      } catch (err) {
+        this.opts.onApiError?.();
+        const wait = this.backoff.next();
+        this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err), retryInMs: wait }, 'cannot list from the API server; retrying');
+        await sleep(wait, this.stopSignal.signal);
       }
-      this.opts.onApiError?.();
-      const wait = this.backoff.next();
-      this.opts.log.warn(
-        { informer: this.opts.name, err: describeApiError(this.startError), retryInMs: wait },
-        'cannot list from the API server; retrying',
-      );
-      await this.inner.stop();
-      await sleep(wait, this.abort.signal);
     }
   }
 
-  private onError(err: unknown): void {
-    if (!this.running || this.restarting || isAbort(err)) return;
-    if (this.inStart) {
-      this.startError = err;
-      return;
+  /** Installs a fresh list, telling handlers what changed since the cache was last right. */
+  private replace(items: readonly T[], resourceVersion: string): void {
+    const seen = new Set<string>();
+    for (const obj of items) {
+      const key = keyOf(obj);
+      seen.add(key);
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.emit('add', obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('update', obj);
     }
-    this.opts.onApiError?.();
-    this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err) }, 'watch failed; restarting');
-    void this.restart('watch error');
+    for (const [key, obj] of [...this.cache]) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.emit('delete', obj);
+      }
+    }
+    this.resourceVersion = resourceVersion;
   }
 
-  private async restart(reason: string): Promise<void> {
-    if (!this.running || this.restarting) return;
-    this.restarting = true;
-    try {
-      this.opts.log.debug({ informer: this.opts.name, reason }, 're-opening watch');
-      await this.inner.stop();
-      if (reason === 'watch error') await sleep(this.backoff.next(), this.abort.signal);
-    } finally {
-      this.restarting = false;
+  private async watchLoop(): Promise<void> {
+    while (!this.stopped) {
+      const result = await this.watchOnce();
+      if (this.stopped) return;
+      if (result === 'gone') {
+        this.opts.log.info({ informer: this.opts.name }, 'watch position expired; relisting');
+        await this.relistUntilDone();
+      } else if (result === 'failed') {
+        await sleep(this.backoff.next(), this.stopSignal.signal);
+      }
     }
-    await this.startUntilListed();
   }
+
+  /** Runs one watch to its end: 'closed' (normal end), 'gone' (410: relist) or 'failed'. */
+  private watchOnce(): Promise<'closed' | 'gone' | 'failed'> {
+    const gen = ++this.generation;
+    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
+    return new Promise((resolve) => {
+      let outcome: 'closed' | 'gone' | 'failed' = 'closed';
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(this.silenceTimer);
+        this.opts.log.debug({ informer: this.opts.name, gen, outcome, resourceVersion: this.resourceVersion }, 'watch ended');
+        resolve(outcome);
+      };
+      const armSilenceTimer = (): void => {
+        clearTimeout(this.silenceTimer);
+        // Bookmarks and the server's own timeout keep a live watch talking; silence past both means a dead connection.
+        this.silenceTimer = setTimeout(() => {
+          if (gen !== this.generation) return;
+          this.opts.log.warn({ informer: this.opts.name }, 'watch silent too long; reopening');
+          this.current?.abort();
+          finish();
+        }, (timeoutSeconds + 30) * 1000);
+        this.silenceTimer.unref();
+      };
+      armSilenceTimer();
+      const onEvent = (type: string, obj: WatchEvent['object']): void => {
+        if (gen !== this.generation || finished) return;
+        armSilenceTimer();
+        if (type !== 'ERROR') this.backoff.reset();
+        switch (type) {
+          case 'ADDED':
+          case 'MODIFIED': {
+            const key = keyOf(obj as T);
+            const existed = this.cache.has(key);
+            this.cache.set(key, obj as T);
+            this.emit(existed ? 'update' : 'add', obj as T);
+            break;
+          }
+          case 'DELETED': {
+            const key = keyOf(obj as T);
+            const old = this.cache.get(key);
+            this.cache.delete(key);
+            this.emit('delete', (old ?? obj) as T);
+            break;
+          }
+          case 'ERROR':
+            if (obj.code === 410) outcome = 'gone';
+            else {
+              outcome = 'failed';
+              this.opts.log.warn({ informer: this.opts.name, status: obj }, 'watch returned an error');
+            }
+            // Decide before aborting: the abort reports back through onDone at once.
+            finish();
+            this.current?.abort();
+            return;
+          case 'BOOKMARK':
+            break;
+        }
+        const rv = obj.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+      };
+      const onDone = (err: unknown): void => {
+        if (finished || gen !== this.generation || this.stopped) return finish();
+        if (err) {
+          if (statusCodeOf(err) === 410) {
+            outcome = 'gone';
+          } else {
+            outcome = 'failed';
+            this.opts.onApiError?.();
+            this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err) }, 'watch failed; retrying');
+          }
+        }
+        finish();
+      };
+      this.watcher
+        .watch(
+          this.opts.path,
+          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+          onEvent,
+          onDone,
+        )
+        .then((controller) => {
+          if (gen === this.generation && !finished) this.current = controller;
+          else controller.abort();
+        })
+        .catch((err: unknown) => onDone(err ?? new Error('watch failed')));
+    });
+  }
+
+  private emit(event: 'add' | 'update' | 'delete', obj: T): void {
+    for (const h of this.handlers[event]) h(obj);
+  }
+}
+
+function cacheKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ''}/${name}`;
+}
+
+function keyOf(obj: KubernetesObject): string {
+  return cacheKey(obj.metadata?.namespace, obj.metadata?.name ?? '');
 }

@@ -132,14 +132,14 @@ class Reader {
       }
       for (let j = 0; j < i; j++) {
         const other = pools[j] as PoolSpec;
-        for (const a of p.ranges) {
+        for (const [k, a] of p.ranges.entries()) {
           const b = other.ranges.find((r) => r.overlaps(a));
           if (b) {
             this.problems.push({
-              path: `pools[${at[i]}].addresses`,
+              path: `pools[${at[i]}].addresses[${k}]`,
               pool: p.name,
-              value: a.toString(),
-              message: `${a.toString()} overlaps ${b.toString()} of pool "${other.name}": an address can belong to one pool only`,
+              value: a.text ?? a.toString(),
+              message: `${a.text ?? a.toString()} overlaps ${b.text ?? b.toString()} of pool "${other.name}": an address can belong to one pool only`,
             });
           }
         }

@@ -44,6 +44,9 @@ export class Controller {
   private configMaps!: ResilientInformer<V1ConfigMap>;
   private configSource: string | undefined;
   private synced = false;
+  private listening = false;
+  private haveConfig = false;
+  private configArrived: (() => void) | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
@@ -79,13 +82,14 @@ export class Controller {
     this.services.on('update', onService);
     this.services.on('delete', onService);
     const onConfigMap = (cm: V1ConfigMap): void => {
-      if (cm.metadata?.name === configMap && this.synced) this.applyConfig();
+      if (cm.metadata?.name === configMap && this.listening) this.applyConfig();
     };
     this.configMaps.on('add', onConfigMap);
     this.configMaps.on('update', onConfigMap);
     this.configMaps.on('delete', onConfigMap);
 
     const stop = (): void => {
+      this.configArrived?.();
       this.queue.close();
       void this.services.stop();
       void this.configMaps.stop();
@@ -96,7 +100,14 @@ export class Controller {
       // could hand out an address some unseen Service already has.
       await Promise.all([this.services.start(), this.configMaps.start()]);
       if (signal.aborted) return;
+      this.listening = true;
       this.applyConfig();
+      if (!this.haveConfig) {
+        // A fresh process has no last good config to fall back on: touch nothing until there is one.
+        this.log.warn('waiting for a valid config; until then nothing is assigned and no Service is changed');
+        await new Promise<void>((resolve) => (this.configArrived = resolve));
+        if (signal.aborted) return;
+      }
       this.relearn();
       this.synced = true;
       this.log.info({ services: this.services.list().length, pools: this.alloc.usage().length }, 'controller synced; assigning');
@@ -105,6 +116,7 @@ export class Controller {
       signal.removeEventListener('abort', stop);
       stop();
       this.synced = false;
+      this.listening = false;
       await this.events.flush();
     }
   }
@@ -138,18 +150,22 @@ export class Controller {
       const problems = loaded.error.problems;
       metrics.configValid.set(0);
       metrics.configRejections.inc();
+      const kept = this.haveConfig ? 'the last good config stays in force' : 'no good config yet: nothing is assigned or changed until one arrives';
       this.log.error(
         { configMap: `${namespace}/${configMap}`, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },
-        'invalid config rejected; the last good config stays in force',
+        `invalid config rejected; ${kept}`,
       );
       if (cm?.metadata?.uid) {
         this.events.record(
           { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
-          { type: 'Warning', reason: 'InvalidConfig', message: `rejected, last good config kept: ${problems.map(formatProblem).join('; ')}` },
+          { type: 'Warning', reason: 'InvalidConfig', message: `rejected (${kept}): ${problems.map(formatProblem).join('; ')}` },
         );
       }
       return;
     }
+    this.haveConfig = true;
+    this.configArrived?.();
+    this.configArrived = undefined;
     const before = new Set(this.alloc.keysOutsidePools());
     const uncovered = this.alloc.setPools(loaded.config.pools);
     metrics.configValid.set(1);

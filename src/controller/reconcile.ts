@@ -115,8 +115,9 @@ function finish(view: ServiceView, a: Assignment | undefined, events: ServiceEve
   const want = a ? orderIps(a.ips, view.ipFamilies) : [];
   const have = view.ingressIps.map(canonical);
   const statusChanged = want.length !== have.length || want.some((ip, i) => ip !== have[i]);
-  const poolWanted = a?.pool ?? null;
   const poolShown = view.annotations[ANNOTATION.allocatedFromPool] ?? null;
+  // An address no pool covers any more keeps the annotation saying where it came from.
+  const poolWanted = a ? (a.pool ?? poolShown) : null;
   const poolChanged = poolWanted !== poolShown;
   if (statusChanged && want.length > 0) {
     events.push({ type: 'Normal', reason: REASON.assigned, message: `Assigned ${want.join(', ')}${a?.pool ? ` from pool "${a.pool}"` : ''}` });

@@ -83,7 +83,9 @@ export class LeaderElector {
       }
       return false;
     } catch (err) {
-      if (!isConflict(err)) this.log.warn({ err: describeApiError(err) }, 'leader election: cannot reach the Lease; retrying');
+      if (!isConflict(err)) {
+        this.log.warn({ err: describeApiError(err), retryInMs: this.timers.retryPeriodMs }, 'leader election: cannot reach the Lease; retrying');
+      }
       return false;
     }
   }

@@ -18,6 +18,8 @@ export class IpRange {
     readonly family: IpFamily,
     readonly first: bigint,
     readonly last: bigint,
+    /** As the user wrote it, when parsed from text. */
+    readonly text?: string,
   ) {}
 
   static of(first: IpAddress, last: IpAddress): IpRange {
@@ -39,10 +41,10 @@ export class IpRange {
       if (first.value > last.value) {
         throw new InvalidRangeError(text, `reversed: ${first.toString()} comes after ${last.toString()}`);
       }
-      return new IpRange(first.family, first.value, last.value);
+      return new IpRange(first.family, first.value, last.value, t);
     }
     const single = parseEnd(t, text);
-    return new IpRange(single.family, single.value, single.value);
+    return new IpRange(single.family, single.value, single.value, t);
   }
 
   get size(): bigint {
@@ -84,5 +86,5 @@ function parseCidr(t: string, whole: string): IpRange {
     const network = IpAddress.fromValue(ip.family, ip.value & ~hostMask);
     throw new InvalidRangeError(whole, `host bits are set; did you mean ${network.toString()}/${prefix}?`);
   }
-  return new IpRange(ip.family, ip.value, ip.value | hostMask);
+  return new IpRange(ip.family, ip.value, ip.value | hostMask, t);
 }

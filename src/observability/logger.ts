@@ -8,5 +8,6 @@ export type { Logger };
  */
 export function createRootLogger(options: { level?: string; pretty?: boolean } = {}): Logger {
   const level = options.level ?? process.env['BARELB_LOG_LEVEL'] ?? process.env['LOG_LEVEL'] ?? 'info';
-  return pino({ level, base: { app: 'barelb' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // Synchronous writes: the last lines before an exit are never lost or reordered.
+  return pino({ level, base: { app: 'barelb' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
 }

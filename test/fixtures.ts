@@ -1,6 +1,6 @@
-import type { PoolSpec } from '../../src/config/types.js';
-import { IpRange } from '../../src/ipam/ip-range.js';
-import type { ServiceView } from '../../src/k8s/service-view.js';
+import type { PoolSpec } from '../src/config/types.js';
+import { IpRange } from '../src/ipam/ip-range.js';
+import type { ServiceView } from '../src/k8s/service-view.js';
 
 export function pool(name: string, ranges: string[], extra: Partial<PoolSpec> = {}): PoolSpec {
   return { name, ranges: ranges.map((r) => IpRange.parse(r)), autoAssign: true, avoidBuggyIPs: false, namespaces: [], serviceSelector: undefined, ...extra };

@@ -2,7 +2,7 @@ import t from 'tap';
 import { DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
 import { reconcileService, REASON } from '../../src/controller/reconcile.js';
 import { Allocator } from '../../src/ipam/allocator.js';
-import { pool, view } from './fixtures.js';
+import { pool, view } from '../fixtures.js';
 
 const CLASS = DEFAULT_LB_CLASS;
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { handles, readRequest } from '../../src/controller/service-request.js';
-import { view } from './fixtures.js';
+import { view } from '../fixtures.js';
 
 t.test('handles: LoadBalancer Services of no class or ours', async (t) => {
   const rows: [Parameters<typeof view>[1], boolean][] = [

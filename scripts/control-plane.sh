@@ -10,36 +10,42 @@
 #
 # State lives in $BARELB_CP_DIR (default: .lab/control-plane in the repo).
 # Ports: $BARELB_CP_PORT (apiserver, default 16443), $BARELB_ETCD_PORT (default 12379; peer +1).
+# In a lab: $BARELB_CP_NETNS runs everything inside that network namespace and
+# $BARELB_CP_HOST is the apiserver's address there (default 127.0.0.1).
 source "$(dirname "$0")/lib.sh"
 
 DIR="${BARELB_CP_DIR:-$BARELB_ROOT/.lab/control-plane}"
-HOST=127.0.0.1
+HOST="${BARELB_CP_HOST:-127.0.0.1}"
+NETNS="${BARELB_CP_NETNS:-}"
 API_PORT="${BARELB_CP_PORT:-16443}"
 ETCD_PORT="${BARELB_ETCD_PORT:-12379}"
 KUBECONFIG_OUT="$DIR/admin.kubeconfig"
 
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Runs a command in the control plane's network namespace (or here, without one).
+in_ns() { if [[ -n $NETNS ]]; then ip netns exec "$NETNS" "$@"; else "$@"; fi; }
+
 start_bg() { # name, command...
   local name=$1; shift
-  "$@" >"$DIR/$name.log" 2>&1 &
+  in_ns "$@" >"$DIR/$name.log" 2>&1 &
   echo $! >"$DIR/$name.pid"
 }
 
 wait_for() { # description, seconds, command...
   local what=$1 secs=$2; shift 2
   for ((i = 0; i < secs * 5; i++)); do
-    "$@" >/dev/null 2>&1 && return 0
+    in_ns "$@" >/dev/null 2>&1 && return 0
     sleep 0.2
   done
   die "$what did not come up in ${secs}s; see $DIR/*.log"
 }
 
 start_apiserver() { # bin dir
-  say "starting kube-apiserver on $HOST:$API_PORT"
+  say "starting kube-apiserver on $HOST:$API_PORT${NETNS:+ in netns $NETNS}"
   echo "$1" >"$DIR/bin-dir"
   start_bg kube-apiserver "$1/kube-apiserver" \
-    --etcd-servers="http://$HOST:$ETCD_PORT" \
+    --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --secure-port="$API_PORT" --bind-address="$HOST" --advertise-address="$HOST" \
     --cert-dir="$DIR/certs" --token-auth-file="$DIR/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
@@ -86,13 +92,15 @@ current-context: barelb-lab
 KC
   chmod 600 "$KUBECONFIG_OUT"
 
-  say "starting etcd on $HOST:$ETCD_PORT"
+  # etcd is only ever reached by the apiserver beside it: loopback (of the namespace, in a lab).
+  local etcd_url="http://127.0.0.1:$ETCD_PORT" peer_url="http://127.0.0.1:$((ETCD_PORT + 1))"
+  say "starting etcd on 127.0.0.1:$ETCD_PORT${NETNS:+ in netns $NETNS}"
   start_bg etcd etcd --name barelb --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://$HOST:$ETCD_PORT" --advertise-client-urls "http://$HOST:$ETCD_PORT" \
-    --listen-peer-urls "http://$HOST:$((ETCD_PORT + 1))" --initial-advertise-peer-urls "http://$HOST:$((ETCD_PORT + 1))" \
-    --initial-cluster "barelb=http://$HOST:$((ETCD_PORT + 1))" \
+    --listen-client-urls "$etcd_url" --advertise-client-urls "$etcd_url" \
+    --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster "barelb=$peer_url" \
     --unsafe-no-fsync
-  wait_for etcd 30 curl -sf "http://$HOST:$ETCD_PORT/health"
+  wait_for etcd 30 curl -sf "$etcd_url/health"
 
   start_apiserver "$bin"
   say "starting kube-controller-manager"

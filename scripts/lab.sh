@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# A multi-node lab on one machine, in network namespaces on a bridge:
+#
+#   <p>-cp      control plane (etcd, kube-apiserver, kube-controller-manager) at .2
+#   <p>-n1..n3  nodes node1..node3 at .11-.13, each running the real kube-proxy (iptables mode)
+#   <p>-client  a client at .100
+#   <p>-sw      the switch: a bridge joining them all (no address anywhere in the root namespace)
+#
+# on 198.51.100.0/24 (TEST-NET-2; refused if the host has a route overlapping it), no
+# default routes. <p> is blb$BARELB_LAB_ID (default 0). VIPs go in .200-.250.
+#
+#   scripts/lab.sh up | down | env | status
+#
+# Everything started is recorded under .lab/lab<ID> and stopped by PID on `down`.
+source "$(dirname "$0")/lib.sh"
+
+ID="${BARELB_LAB_ID:-0}"
+P="blb$ID"
+DIR="$BARELB_ROOT/.lab/lab$ID"
+SUBNET=198.51.100
+CP_IP=$SUBNET.2
+CLIENT_IP=$SUBNET.100
+NODES=(node1 node2 node3)
+node_ip() { echo "$SUBNET.$((10 + ${1#node}))"; }
+node_ns() { echo "$P-n${1#node}"; }
+API_PORT=6443
+
+cp_env() {
+  export BARELB_CP_NETNS="$P-cp" BARELB_CP_HOST="$CP_IP" BARELB_CP_PORT=$API_PORT BARELB_ETCD_PORT=2379 BARELB_CP_DIR="$DIR/cp"
+}
+
+check_subnet_free() {
+  if ip -4 route show | awk '{print $1}' | grep -qE "^($SUBNET\.|198\.51\.100\.0/2[0-4]|0\.0\.0\.0/0)"; then
+    ip -4 route show >&2
+    die "the host has a route overlapping $SUBNET.0/24; refusing to build the lab"
+  fi
+}
+
+add_host() { # netns, address, name of its port on the switch
+  local ns=$1 addr=$2 port=$3
+  ip netns add "$ns"
+  echo "$ns" >>"$DIR/netns"
+  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$P-sw"
+  ip -n "$P-sw" link set "$port" master br0 up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" addr add "$addr/24" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
+up() {
+  [[ -d $DIR ]] && die "lab $ID already exists ($DIR); run '$0 down' first"
+  bash "$BARELB_ROOT/scripts/install-deps.sh"
+  local bin
+  bin="$(bash "$BARELB_ROOT/scripts/build-kubernetes.sh")"
+  check_subnet_free
+  mkdir -p "$DIR"
+  : >"$DIR/netns"
+  : >"$DIR/pids"
+
+  say "building lab $ID: switch, control plane, ${#NODES[@]} nodes, client on $SUBNET.0/24"
+  ip netns add "$P-sw"
+  echo "$P-sw" >>"$DIR/netns"
+  ip -n "$P-sw" link add br0 type bridge
+  ip -n "$P-sw" link set br0 up
+  add_host "$P-cp" "$CP_IP" cp
+  add_host "$P-client" "$CLIENT_IP" client
+  for n in "${NODES[@]}"; do
+    add_host "$(node_ns "$n")" "$(node_ip "$n")" "n${n#node}"
+    # Nodes forward to endpoints on other nodes, as a real node does.
+    ip netns exec "$(node_ns "$n")" sysctl -qw net.ipv4.ip_forward=1
+  done
+
+  cp_env
+  KUBECONFIG="$(bash "$BARELB_ROOT/scripts/control-plane.sh" up | tail -1)"
+  export KUBECONFIG
+  local k=(ip netns exec "$P-cp" kubectl --kubeconfig "$KUBECONFIG")
+
+  for n in "${NODES[@]}"; do
+    "${k[@]}" apply -f - >/dev/null 2>&1 <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  labels: {kubernetes.io/hostname: $n, kubernetes.io/os: linux}
+NODE
+    "${k[@]}" patch node "$n" --subresource=status --type=merge \
+      -p "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$(node_ip "$n")\"},{\"type\":\"Hostname\",\"address\":\"$n\"}]}}" >/dev/null 2>&1 \
+      || die "could not set the addresses of node $n"
+  done
+
+  for n in "${NODES[@]}"; do
+    local ns
+    ns="$(node_ns "$n")"
+    ip netns exec "$ns" "$bin/kube-proxy" --kubeconfig="$KUBECONFIG" --hostname-override="$n" \
+      --proxy-mode=iptables --cluster-cidr=10.244.0.0/16 \
+      --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
+      --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256 \
+      >"$DIR/kube-proxy-$n.log" 2>&1 &
+    echo "$! kube-proxy-$n" >>"$DIR/pids"
+  done
+  for n in "${NODES[@]}"; do
+    local ok=0
+    for _ in $(seq 1 100); do
+      if ip netns exec "$(node_ns "$n")" curl -sf http://127.0.0.1:10256/healthz >/dev/null 2>&1; then ok=1; break; fi
+      sleep 0.2
+    done
+    ((ok)) || die "kube-proxy on $n did not become healthy; see $DIR/kube-proxy-$n.log"
+  done
+
+  write_env
+  say "lab $ID up; source $DIR/env"
+}
+
+write_env() {
+  cat >"$DIR/env" <<ENV
+export BARELB_LAB_ID=$ID
+export BARELB_LAB_DIR=$DIR
+export BARELB_LAB_CP_NETNS=$P-cp
+export BARELB_LAB_CLIENT_NETNS=$P-client
+export BARELB_LAB_CLIENT_IP=$CLIENT_IP
+export BARELB_LAB_NODES="${NODES[*]}"
+export BARELB_LAB_NODE_NETNS="$(for n in "${NODES[@]}"; do printf '%s ' "$(node_ns "$n")"; done)"
+export BARELB_LAB_NODE_IPS="$(for n in "${NODES[@]}"; do printf '%s ' "$(node_ip "$n")"; done)"
+export BARELB_LAB_SUBNET=$SUBNET.0/24
+export BARELB_LAB_VIP_RANGE=$SUBNET.200-$SUBNET.250
+export KUBECONFIG=$DIR/cp/admin.kubeconfig
+ENV
+}
+
+down() {
+  [[ -d $DIR ]] || { say "no lab $ID"; return 0; }
+  if [[ -f $DIR/pids ]]; then
+    while read -r pid _; do
+      kill "$pid" 2>/dev/null || true
+    done <"$DIR/pids"
+    sleep 0.3
+    while read -r pid _; do
+      kill -9 "$pid" 2>/dev/null || true
+    done <"$DIR/pids"
+  fi
+  cp_env
+  bash "$BARELB_ROOT/scripts/control-plane.sh" down >/dev/null 2>&1 || true
+  if [[ -f $DIR/netns ]]; then
+    while read -r ns; do
+      # Anything still running in the namespace was started for the lab.
+      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    done <"$DIR/netns"
+  fi
+  rm -rf "$DIR"
+  say "lab $ID down"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  env) cat "$DIR/env" ;;
+  status) [[ -f $DIR/env ]] && { cat "$DIR/env"; ip netns list | grep "^$P-"; } || echo "no lab $ID" ;;
+  *) echo "usage: $0 up|down|env|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,62 @@
+import { IpAddress } from './ip.js';
+
+/** One VIP:port forwarded to this node's NodePort. */
+export interface NodePortForward {
+  readonly vip: string;
+  readonly protocol: 'tcp' | 'udp' | 'sctp';
+  readonly port: number;
+  readonly nodeIp: string;
+  readonly nodePort: number;
+}
+
+export const NFT_TABLE = 'barelb';
+/** Marks a connection that came in through a VIP; distinct from kube-proxy's 0x4000/0x8000 bits. */
+export const FORWARD_MARK = 0x1b;
+
+/**
+ * The whole nftables table for `--forward nodeport`, as one `nft -f` script
+ * that replaces the previous table atomically. Linux NATs a connection once,
+ * so a DNAT here would replace kube-proxy's; instead the destination is
+ * rewritten before conntrack (priority -300) so conntrack and kube-proxy only
+ * ever see NodeIP:NodePort, the connection is marked after conntrack, and
+ * replies are rewritten back to VIP:port after kube-proxy's own NAT.
+ */
+export function renderNodePortTable(forwards: readonly NodePortForward[]): string {
+  const rules = [...forwards].filter((f) => IpAddress.tryParse(f.vip)?.family === 'IPv4').sort(compare);
+  const mark = `0x${FORWARD_MARK.toString(16)}`;
+  const pre = rules.map(
+    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} meta mark set ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
+  );
+  const post = rules.map(
+    (f) => `    ct mark ${mark} ip saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ip saddr set ${f.vip} ${f.protocol} sport set ${f.port}`,
+  );
+  return [
+    // Declaring first makes the delete succeed when the table does not exist yet.
+    `table ip ${NFT_TABLE}`,
+    `delete table ip ${NFT_TABLE}`,
+    `table ip ${NFT_TABLE} {`,
+    '  chain pre {',
+    '    type filter hook prerouting priority -300; policy accept;',
+    ...pre,
+    '  }',
+    '  chain pre_ct {',
+    '    type filter hook prerouting priority -150; policy accept;',
+    `    meta mark ${mark} ct mark set ${mark}`,
+    '  }',
+    '  chain post {',
+    '    type filter hook postrouting priority 300; policy accept;',
+    ...post,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Removes the table (and nothing else); succeeds when it is already gone. */
+export function renderNodePortTableRemoval(): string {
+  return `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`;
+}
+
+function compare(a: NodePortForward, b: NodePortForward): number {
+  return a.vip.localeCompare(b.vip) || a.protocol.localeCompare(b.protocol) || a.port - b.port;
+}

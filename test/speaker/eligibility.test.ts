@@ -1,0 +1,28 @@
+import t from 'tap';
+import { DEFAULT_ANNOUNCE } from '../../src/config/types.js';
+import { EXCLUDE_LABEL, describeIneligibility, ineligibility, leaseNameFor, type IpUser } from '../../src/speaker/eligibility.js';
+
+const node = (labels: Record<string, string> = {}) => ({ name: 'node1', labels });
+const cluster: IpUser = { key: 'default/web', externalTrafficPolicy: 'Cluster', readyNodes: new Set() };
+const local = (nodes: string[]): IpUser => ({ key: 'default/local', externalTrafficPolicy: 'Local', readyNodes: new Set(nodes) });
+const onlyLan = { ...DEFAULT_ANNOUNCE, nodeSelector: { matchLabels: { lan: 'yes' }, matchExpressions: [] } };
+
+t.test('who may announce', async (t) => {
+  const rows: [string, ReturnType<typeof node>, typeof DEFAULT_ANNOUNCE, IpUser[], string | undefined][] = [
+    ['any node for a Cluster Service', node(), DEFAULT_ANNOUNCE, [cluster], undefined],
+    ['selector matches', node({ lan: 'yes' }), onlyLan, [cluster], undefined],
+    ['selector does not match', node({ lan: 'no' }), onlyLan, [cluster], 'node-selector'],
+    ['excluded by label, any value', node({ [EXCLUDE_LABEL]: '' }), DEFAULT_ANNOUNCE, [cluster], 'excluded'],
+    ['Local with an endpoint here', node(), DEFAULT_ANNOUNCE, [local(['node1'])], undefined],
+    ['Local without an endpoint here', node(), DEFAULT_ANNOUNCE, [local(['node2'])], 'no-local-endpoint'],
+    ['shared IP: every Local Service needs one', node(), DEFAULT_ANNOUNCE, [cluster, local(['node1']), local([])], 'no-local-endpoint'],
+  ];
+  for (const [name, n, announce, users, want] of rows) t.equal(ineligibility(n, announce, users)?.why, want, name);
+  t.match(describeIneligibility({ why: 'no-local-endpoint', service: 'ns/s' }), /ns\/s.*Local/);
+});
+
+t.test('lease names are valid object names for both families', async (t) => {
+  t.equal(leaseNameFor('198.51.100.200'), 'barelb-ip-198-51-100-200');
+  t.equal(leaseNameFor('2001:DB8::1'), 'barelb-ip-2001-db8--1');
+  for (const ip of ['198.51.100.200', '2001:db8::ffff:1', '::1']) t.match(leaseNameFor(ip), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+});

@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { startHttpServer } from '../observability/http-server.js';
 import { createRootLogger } from '../observability/logger.js';
 import { ControllerMetrics } from '../observability/metrics.js';
+import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
 
 export const CONTROLLER_HELP = `Usage: barelb controller [flags]
@@ -96,13 +97,7 @@ export async function runController(argv: string[]): Promise<number> {
     ? await startHttpServer(values['metrics-addr'], metrics.registry, { healthy: () => true, ready }, log)
     : undefined;
 
-  const stop = new AbortController();
-  const onSignal = (sig: string): void => {
-    log.info({ signal: sig }, 'shutting down');
-    stop.abort();
-  };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  const stopped = shutdownSignal(log);
 
   log.info(
     { namespace: values.namespace, configMap: values['config-map'], lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
@@ -111,14 +106,14 @@ export async function runController(argv: string[]): Promise<number> {
   if (!leaderElect) {
     leading = true;
     metrics.isLeader.set(1);
-    await runTerm(stop.signal);
+    await runTerm(stopped);
   } else {
     const lease = new LeaseClient(kubeConfig.makeApiClient(CoordinationV1Api), values.namespace, values['lease-name']);
     const elector = new LeaderElector(lease, identity, timers, log.child({ part: 'election' }), (now) => {
       leading = now;
       metrics.isLeader.set(now ? 1 : 0);
     });
-    await elector.run(stop.signal, runTerm);
+    await elector.run(stopped, runTerm);
   }
   server?.close();
   log.info('stopped');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { BarelbError } from '../errors.js';
 import { CONTROLLER_HELP, runController } from './controller-command.js';
+import { SPEAKER_HELP, runSpeaker } from './speaker-command.js';
 
 const HELP = `Usage: barelb <command> [flags]
 
@@ -8,7 +9,8 @@ Load balancer for bare-metal Kubernetes.
 
 Commands:
   controller   assign External IPs from the configured pools to LoadBalancer Services
-  help         show this help, or a command's: barelb help controller
+  speaker      announce those IPs from this node (ARP), one node per IP
+  help         show this help, or a command's: barelb help speaker
 
 Run 'barelb <command> --help' for a command's flags.`;
 
@@ -17,11 +19,13 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'controller':
       return runController(rest);
+    case 'speaker':
+      return runSpeaker(rest);
     case 'help':
     case '--help':
     case '-h':
     case undefined:
-      process.stdout.write(`${rest[0] === 'controller' ? CONTROLLER_HELP : HELP}\n`);
+      process.stdout.write(`${rest[0] === 'controller' ? CONTROLLER_HELP : rest[0] === 'speaker' ? SPEAKER_HELP : HELP}\n`);
       return command === undefined ? 2 : 0;
     default:
       process.stderr.write(`barelb: unknown command "${command}"\n\n${HELP}\n`);

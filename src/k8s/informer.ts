@@ -44,6 +44,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = true;
   private stopSignal = new AbortController();
   private listedOnce = false;
+  private healthy = false;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.watcher = new Watch(opts.kubeConfig);
@@ -55,6 +56,11 @@ export class ResilientInformer<T extends KubernetesObject> {
 
   get synced(): boolean {
     return this.listedOnce;
+  }
+
+  /** True while the last list or watch succeeded: the API server is reachable and we are up to date. */
+  get connected(): boolean {
+    return this.healthy && !this.stopped;
   }
 
   list(): T[] {
@@ -85,11 +91,13 @@ export class ResilientInformer<T extends KubernetesObject> {
       try {
         const list = await this.opts.list();
         this.replace(list.items, list.metadata?.resourceVersion ?? '');
+        this.healthy = true;
         if (!this.listedOnce) this.opts.log.info({ informer: this.opts.name, objects: this.cache.size }, 'informer synced');
         this.listedOnce = true;
         this.backoff.reset();
         return;
       } catch (err) {
+        this.healthy = false;
         this.opts.onApiError?.();
         const wait = this.backoff.next();
         this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err), retryInMs: wait }, 'cannot list from the API server; retrying');
@@ -200,6 +208,7 @@ export class ResilientInformer<T extends KubernetesObject> {
             outcome = 'gone';
           } else {
             outcome = 'failed';
+            this.healthy = false;
             this.opts.onApiError?.();
             this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err) }, 'watch failed; retrying');
           }
@@ -214,7 +223,10 @@ export class ResilientInformer<T extends KubernetesObject> {
           onDone,
         )
         .then((controller) => {
-          if (gen === this.generation && !finished) this.current = controller;
+          if (gen === this.generation && !finished) {
+            this.current = controller;
+            this.healthy = true;
+          }
           else controller.abort();
         })
         .catch((err: unknown) => onDone(err ?? new Error('watch failed')));

@@ -37,24 +37,41 @@ export class LeaseClient {
     return snapshot(lease);
   }
 
-  /** Writes the Lease as `holder` (renewing, taking over, or releasing with holder undefined). */
+  /**
+   * Writes the Lease as `holder` (renewing, taking over, or releasing with
+   * holder undefined), compare-and-swap on `prev`'s resourceVersion. `prev`
+   * may come from a watch (raw JSON: times are strings), so the body is
+   * rebuilt from the fields that matter rather than sent back as read.
+   */
   async write(prev: LeaseSnapshot, holder: string | undefined, durationSeconds: number): Promise<LeaseSnapshot> {
     const spec = prev.raw.spec ?? {};
     const now = new V1MicroTime();
     const takeover = holder !== undefined && spec.holderIdentity !== holder;
     const body: V1Lease = {
-      ...prev.raw,
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.namespace, resourceVersion: prev.raw.metadata?.resourceVersion },
       spec: {
-        ...spec,
         holderIdentity: holder,
         leaseDurationSeconds: durationSeconds,
         renewTime: holder === undefined ? undefined : now,
-        acquireTime: takeover ? now : spec.acquireTime,
+        acquireTime: takeover ? now : microTime(spec.acquireTime),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (takeover ? 1 : 0),
       },
     };
     return snapshot(await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body }));
   }
+}
+
+function microTime(v: unknown): V1MicroTime | undefined {
+  if (v instanceof Date) return new V1MicroTime(v.getTime());
+  if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) return new V1MicroTime(Date.parse(v));
+  return undefined;
+}
+
+/** A Lease as read (from a GET, a write's answer or a watch event). */
+export function leaseSnapshot(lease: V1Lease): LeaseSnapshot {
+  return snapshot(lease);
 }
 
 function snapshot(lease: V1Lease): LeaseSnapshot {

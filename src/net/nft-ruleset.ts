@@ -25,7 +25,7 @@ export function renderNodePortTable(forwards: readonly NodePortForward[]): strin
   const rules = [...forwards].filter((f) => IpAddress.tryParse(f.vip)?.family === 'IPv4').sort(compare);
   const mark = `0x${FORWARD_MARK.toString(16)}`;
   const pre = rules.map(
-    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} meta mark set ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
+    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} counter meta mark set ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
   );
   const post = rules.map(
     (f) => `    ct mark ${mark} ip saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ip saddr set ${f.vip} ${f.protocol} sport set ${f.port}`,

@@ -74,3 +74,73 @@ export class ControllerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'barelb_process_' });
   }
 }
+
+/** Metrics of a speaker. Names are part of the user-facing contract: see README. */
+export class SpeakerMetrics {
+  readonly registry = new Registry();
+  readonly arpAnswered = new Counter({
+    name: 'barelb_arp_requests_answered_total',
+    help: 'ARP requests answered for an address this node announces',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly arpIgnored = new Counter({
+    name: 'barelb_arp_frames_ignored_total',
+    help: 'Well-formed ARP frames not answered, by reason (not-held, probe, gratuitous, reply, own-frame)',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
+  readonly arpDropped = new Counter({
+    name: 'barelb_arp_frames_dropped_total',
+    help: 'Malformed frames dropped, by reason (truncated, not-arp, bad-hardware-type, ...)',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
+  readonly arpConflicts = new Counter({
+    name: 'barelb_arp_conflicts_total',
+    help: 'ARP from another host claiming an address this node announces',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly garpSent = new Counter({
+    name: 'barelb_gratuitous_arp_sent_total',
+    help: 'Gratuitous ARP rounds sent (each round: request and reply form)',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly leasesHeld = new Gauge({
+    name: 'barelb_leases_held',
+    help: 'Per-IP Leases this node holds',
+    registers: [this.registry],
+  });
+  readonly announcing = new Gauge({
+    name: 'barelb_addresses_announced',
+    help: 'Addresses this node answers ARP for',
+    registers: [this.registry],
+  });
+  readonly electionsWon = new Counter({
+    name: 'barelb_elections_won_total',
+    help: 'Per-IP Leases acquired',
+    registers: [this.registry],
+  });
+  readonly electionsLost = new Counter({
+    name: 'barelb_elections_lost_total',
+    help: 'Lease writes that lost a compare-and-swap (another node wrote first)',
+    registers: [this.registry],
+  });
+  readonly leaseWrites = new Counter({
+    name: 'barelb_lease_writes_total',
+    help: 'Lease writes, by kind (acquire, renew, release) and result (ok, conflict, error)',
+    labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
+  readonly configValid = new Gauge({
+    name: 'barelb_config_valid',
+    help: '1 when the last ConfigMap seen parsed cleanly, 0 when it was rejected (the last good config stays in force)',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'barelb_process_' });
+  }
+}

@@ -13,8 +13,8 @@ t.test('renders one atomic replacement of the barelb table', async (t) => {
   t.match(text, /type filter hook postrouting priority 300;/, 'reverse after kube-proxy (100)');
   const pre = lines.filter((l) => l.includes('dport set'));
   t.same(pre, [
-    '    ip daddr 198.51.100.200 tcp dport 80 meta mark set 0x1b ip daddr set 198.51.100.11 tcp dport set 30080',
-    '    ip daddr 198.51.100.201 udp dport 53 meta mark set 0x1b ip daddr set 198.51.100.11 udp dport set 31053',
+    '    ip daddr 198.51.100.200 tcp dport 80 counter meta mark set 0x1b ip daddr set 198.51.100.11 tcp dport set 30080',
+    '    ip daddr 198.51.100.201 udp dport 53 counter meta mark set 0x1b ip daddr set 198.51.100.11 udp dport set 31053',
   ], 'sorted, IPv4 only');
   t.ok(lines.includes('    ct mark 0x1b ip saddr 198.51.100.11 tcp sport 30080 ip saddr set 198.51.100.200 tcp sport set 80'), 'reply rewrite');
   t.notMatch(text, /2001:db8/, 'IPv6 VIPs are not forwarded by the ip table');

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { BarelbError } from '../errors.js';
+import { renderNodePortTable, renderNodePortTableRemoval, type NodePortForward } from '../net/nft-ruleset.js';
+import type { Logger } from '../observability/logger.js';
+
+export class NftablesError extends BarelbError {
+  readonly code = 'BARELB_NFTABLES';
+}
+
+/**
+ * Keeps barelb's nftables table in line with what this node announces
+ * (`--forward nodeport`). Touches only its own table, replaces it atomically,
+ * runs `nft` only when the rules change, one run at a time.
+ */
+export class NodePortForwarder {
+  private applied: string | undefined;
+  private wanted: string | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /** Resolves once the table says `forwards` (or a later call's rules). */
+  async apply(forwards: readonly NodePortForward[]): Promise<void> {
+    this.wanted = renderNodePortTable(forwards);
+    if (this.wanted === this.applied) return;
+    while (this.running) await this.running;
+    if (this.wanted === this.applied) return;
+    const script = this.wanted;
+    this.running = runNft(script).then(
+      () => {
+        this.applied = script;
+        this.log.info({ rules: forwards.length }, 'nftables table updated');
+      },
+      (err: unknown) => {
+        this.log.error({ err: (err as Error).message }, 'could not update the nftables table');
+        throw err;
+      },
+    );
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Removes the table; called on exit. */
+  async remove(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+    try {
+      await runNft(renderNodePortTableRemoval());
+      this.applied = undefined;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not remove the nftables table');
+    }
+  }
+}
+
+export function runNft(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => reject(new NftablesError(`cannot run nft: ${err.message} (is the nftables package installed?)`)));
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      const denied = /Operation not permitted|Permission denied/.test(stderr);
+      reject(new NftablesError(denied ? `nft was refused: --forward nodeport needs CAP_NET_ADMIN (${stderr.trim()})` : `nft failed: ${stderr.trim()}`));
+    });
+    child.stdin.end(script);
+  });
+}

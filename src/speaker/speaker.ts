@@ -1,0 +1,362 @@
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import {
+  CoordinationV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1Lease, type V1Node, type V1Service,
+} from '@kubernetes/client-node';
+import { formatProblem } from '../config/config-error.js';
+import { DEFAULT_ANNOUNCE, type AnnounceSpec } from '../config/types.js';
+import { loadConfig } from '../controller/config-loader.js';
+import { handles } from '../controller/service-request.js';
+import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
+import { EventRecorder } from '../k8s/event-recorder.js';
+import { ResilientInformer } from '../k8s/informer.js';
+import { LeaseClient, leaseSnapshot, type LeaseSnapshot } from '../k8s/lease-client.js';
+import { toServiceView, type ServiceView } from '../k8s/service-view.js';
+import { MacAddress } from '../net/arp-frame.js';
+import { canonicalIp } from '../net/ip.js';
+import { interfaceInfo } from '../net/packet-socket.js';
+import type { Logger } from '../observability/logger.js';
+import type { SpeakerMetrics } from '../observability/metrics.js';
+import { ArpResponder } from './arp-responder.js';
+import { ineligibility, leaseNameFor, type IpUser, type NodeFacts } from './eligibility.js';
+import { IpElection, type ElectionConfig } from './election-state.js';
+import { chooseInterface } from './interface-choice.js';
+import { NodePortForwarder } from './nodeport-forwarder.js';
+import { rankCandidates } from './rendezvous.js';
+
+export interface SpeakerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly node: string;
+  readonly namespace: string;
+  readonly configMap: string;
+  readonly lbClass: string;
+  /** `--interface`; empty: the config's announce.interfaces, else any. */
+  readonly interfaces: readonly string[];
+  readonly forward: 'kube-proxy' | 'nodeport';
+  readonly election: ElectionConfig;
+  readonly log: Logger;
+  readonly metrics: SpeakerMetrics;
+}
+
+interface IpState {
+  readonly ip: string;
+  readonly election: IpElection;
+  readonly lease: LeaseClient;
+  /** Our last successful write, for compare-and-swap renewals. */
+  written: LeaseSnapshot | undefined;
+  busy: boolean;
+  wakeAtMs: number;
+  responder: ArpResponder | undefined;
+  announced: boolean;
+  /** The last holder the Lease named; a holder that released it is not ranked for the next turn. */
+  lastHolder: string | undefined;
+}
+
+const TICK_MS = 50;
+
+/**
+ * One node's speaker: for every LoadBalancer IP in Service status, runs the
+ * IP's election over its Lease and, while this node holds it, answers ARP for
+ * it. Never allocates. Decisions come from the pure IpElection; this class
+ * only feeds it and carries out what it says.
+ */
+export class Speaker {
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly events: EventRecorder;
+  private readonly log: Logger;
+  private readonly states = new Map<string, IpState>();
+  private readonly responders = new Map<string, ArpResponder>();
+  private services!: ResilientInformer<V1Service>;
+  private nodes!: ResilientInformer<V1Node>;
+  private endpoints!: ResilientInformer<V1Endpoints>;
+  private leases!: ResilientInformer<V1Lease>;
+  private configMaps!: ResilientInformer<V1ConfigMap>;
+  private announce: AnnounceSpec = DEFAULT_ANNOUNCE;
+  private configSource: string | undefined;
+  private terminating = false;
+  private ready = false;
+  private forwarder: NodePortForwarder | undefined;
+
+  constructor(private readonly opts: SpeakerOptions) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.coordination = opts.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.log = opts.log;
+    this.events = new EventRecorder(this.core, 'barelb-speaker', opts.node, opts.log.child({ part: 'events' }));
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { kubeConfig, namespace, log } = this.opts;
+    const mk = <T extends { metadata?: { name?: string } }>(name: string, path: string, list: () => Promise<{ items: T[] }>) =>
+      new ResilientInformer<T & { metadata?: object }>({ name, kubeConfig, path, list: list as never, log });
+    this.services = mk<V1Service>('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces());
+    this.nodes = mk<V1Node>('nodes', '/api/v1/nodes', () => this.core.listNode());
+    this.endpoints = mk<V1Endpoints>('endpoints', '/api/v1/endpoints', () => this.core.listEndpointsForAllNamespaces());
+    this.leases = mk<V1Lease>('leases', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () =>
+      this.coordination.listNamespacedLease({ namespace }),
+    );
+    this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${namespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace }));
+    const informers = [this.services, this.nodes, this.endpoints, this.leases, this.configMaps];
+    if (this.opts.forward === 'nodeport') {
+      this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }));
+      await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN
+    }
+
+    await Promise.all(informers.map((i) => i.start()));
+    if (signal.aborted) return this.shutdown(informers);
+    this.applyConfig();
+    this.ready = true;
+    log.info({ services: this.services.list().length }, 'speaker synced; electing');
+
+    const timer = setInterval(() => this.tick(), TICK_MS);
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(timer);
+    await this.shutdown(informers);
+  }
+
+  /** Stop answering first, then give every Lease back, so another node takes over at once. */
+  private async shutdown(informers: readonly { stop(): Promise<void> }[]): Promise<void> {
+    this.terminating = true;
+    for (const st of this.states.values()) this.withdraw(st);
+    for (const r of this.responders.values()) r.stop();
+    const held = [...this.states.values()].filter((st) => st.written?.record.holder === this.opts.node);
+    await Promise.all(
+      held.map(async (st) => {
+        try {
+          await withTimeout(st.lease.write(st.written as LeaseSnapshot, undefined, 1), 2000);
+          this.opts.metrics.leaseWrites.inc({ kind: 'release', result: 'ok' });
+        } catch (err) {
+          this.log.warn({ ip: st.ip, err: describeApiError(err) }, 'could not release the Lease; it will expire');
+        }
+      }),
+    );
+    await this.forwarder?.remove();
+    for (const i of informers) await i.stop();
+    await this.events.flush();
+    this.log.info({ released: held.length }, 'speaker stopped');
+  }
+
+  private applyConfig(): void {
+    const cm = this.configMaps.get(this.opts.configMap, this.opts.namespace);
+    const loaded = loadConfig(cm);
+    if (loaded.source === this.configSource) return;
+    this.configSource = loaded.source;
+    if (!loaded.ok) {
+      this.opts.metrics.configValid.set(0);
+      this.log.error({ problems: loaded.error.problems.map(formatProblem) }, 'invalid config rejected; the last good config stays in force');
+      return;
+    }
+    this.opts.metrics.configValid.set(1);
+    this.announce = loaded.config.announce;
+    this.log.info({ announce: this.announce }, 'config loaded');
+  }
+
+  private tick(): void {
+    this.applyConfig();
+    const now = performance.now();
+    const wanted = this.wantedIps();
+    for (const ip of wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, this.newState(ip));
+    const nodes = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+    const apiReachable = this.leases.connected;
+    const osInterfaces = os.networkInterfaces();
+    let held = 0;
+    let announced = 0;
+    for (const st of [...this.states.values()]) {
+      const users = wanted.get(st.ip) ?? [];
+      const eligibleNodes = nodes.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name);
+      const iface = chooseInterface(st.ip, osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces);
+      const ifaceUp = iface !== undefined && safeUp(iface.name);
+      const eligible = !this.terminating && users.length > 0 && ifaceUp && eligibleNodes.includes(this.opts.node);
+      if (!st.busy && now < st.wakeAtMs) {
+        if (st.announced) announced++;
+        if (st.election.holds) held++;
+        continue;
+      }
+      // Decided also while a write is out: announcing must stop on time even if a renew hangs.
+      const lease = this.leaseRecord(st);
+      if (lease?.holder) st.lastHolder = lease.holder;
+      // A released Lease: the node that let go is leaving, so the next in line goes at once.
+      const ranked = lease && !lease.holder && st.lastHolder !== this.opts.node ? eligibleNodes.filter((n) => n !== st.lastHolder) : eligibleNodes;
+      const d = st.election.decide({
+        lease,
+        apiReachable,
+        eligible,
+        candidates: rankCandidates(st.ip, ranked),
+        nowMs: now,
+      });
+      if (d.announce && iface) this.startAnnouncing(st, iface.name, iface.mac, users);
+      else if (!d.announce) this.withdraw(st);
+      if (d.action.kind === 'wait') st.wakeAtMs = Math.min(d.action.untilMs, d.announceUntilMs, now + 500);
+      else if (!st.busy) void this.write(st, d.action.kind);
+      if (st.announced) announced++;
+      if (st.election.holds) held++;
+      // Forget an IP nobody uses once its Lease is no longer ours.
+      if (users.length === 0 && !st.election.holds && !st.busy && !st.announced && this.leaseRecord(st)?.holder !== this.opts.node) {
+        this.states.delete(st.ip);
+      }
+    }
+    this.opts.metrics.leasesHeld.set(held);
+    this.opts.metrics.announcing.set(announced);
+    // Logged inside; the next tick tries again.
+    if (this.forwarder) this.forwarder.apply(this.forwards(wanted)).catch(() => undefined);
+  }
+
+  /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each. */
+  private wantedIps(): Map<string, (IpUser & { view: ServiceView })[]> {
+    const readyNodes = new Map<string, Set<string>>();
+    for (const ep of this.endpoints.list()) {
+      const key = `${ep.metadata?.namespace}/${ep.metadata?.name}`;
+      const set = new Set<string>();
+      for (const sub of ep.subsets ?? []) for (const a of sub.addresses ?? []) if (a.nodeName) set.add(a.nodeName);
+      readyNodes.set(key, set);
+    }
+    const out = new Map<string, (IpUser & { view: ServiceView })[]>();
+    for (const svc of this.services.list()) {
+      const view = toServiceView(svc);
+      if (!handles(view, this.opts.lbClass)) continue;
+      for (const raw of view.ingressIps) {
+        const ip = canonicalIp(raw);
+        if (!ip || ip.includes(':')) continue; // IPv6 waits for NDP support
+        const list = out.get(ip) ?? [];
+        list.push({ key: view.key, externalTrafficPolicy: view.externalTrafficPolicy, readyNodes: readyNodes.get(view.key) ?? new Set(), view });
+        out.set(ip, list);
+      }
+    }
+    return out;
+  }
+
+  private newState(ip: string): IpState {
+    return {
+      ip,
+      election: new IpElection(this.opts.node, this.opts.election),
+      lease: new LeaseClient(this.coordination, this.opts.namespace, leaseNameFor(ip)),
+      written: undefined,
+      busy: false,
+      wakeAtMs: 0,
+      responder: undefined,
+      announced: false,
+      lastHolder: undefined,
+    };
+  }
+
+  private leaseRecord(st: IpState) {
+    const raw = this.leases.get(st.lease.name, this.opts.namespace);
+    return raw ? leaseSnapshot(raw).record : undefined;
+  }
+
+  private async write(st: IpState, kind: 'acquire' | 'renew' | 'release'): Promise<void> {
+    st.busy = true;
+    const { metrics } = this.opts;
+    const seconds = Math.ceil(this.opts.election.leaseDurationMs / 1000);
+    try {
+      const cached = this.leases.get(st.lease.name, this.opts.namespace);
+      const base = kind === 'renew' && st.written ? st.written : cached ? leaseSnapshot(cached) : undefined;
+      if (kind === 'release') {
+        if (base) st.written = await st.lease.write(base, undefined, 1);
+        st.election.onReleased(performance.now());
+      } else {
+        st.written = base ? await st.lease.write(base, this.opts.node, seconds) : await st.lease.create(this.opts.node, seconds);
+        if (kind === 'acquire') {
+          st.election.onAcquired(performance.now());
+          metrics.electionsWon.inc();
+        } else {
+          st.election.onRenewed(performance.now());
+        }
+      }
+      metrics.leaseWrites.inc({ kind, result: 'ok' });
+    } catch (err) {
+      if (isConflict(err)) {
+        metrics.leaseWrites.inc({ kind, result: 'conflict' });
+        metrics.electionsLost.inc();
+        st.election.onConflict(performance.now());
+        this.withdraw(st);
+      } else if (kind === 'release' && isNotFound(err)) {
+        st.election.onReleased(performance.now());
+      } else {
+        metrics.leaseWrites.inc({ kind, result: 'error' });
+        this.log.warn({ ip: st.ip, kind, err: describeApiError(err) }, 'lease write failed');
+        st.election.onWriteFailed(performance.now());
+      }
+    } finally {
+      st.busy = false;
+      st.wakeAtMs = 0;
+    }
+  }
+
+  private startAnnouncing(st: IpState, ifname: string, mac: string, users: readonly (IpUser & { view: ServiceView })[]): void {
+    if (st.announced && st.responder?.ifname === ifname) return;
+    if (st.announced) this.withdraw(st);
+    let responder = this.responders.get(ifname);
+    if (!responder) {
+      const macAddress = MacAddress.tryParse(mac) ?? MacAddress.fromBytes(interfaceInfo(ifname).mac);
+      responder = new ArpResponder(ifname, macAddress, {
+        observe: (d, i) => {
+          const m = this.opts.metrics;
+          if (d.action === 'answer') m.arpAnswered.inc({ interface: i });
+          else if (d.action === 'ignore') m.arpIgnored.inc({ interface: i, reason: d.reason });
+          else if (d.action === 'drop') m.arpDropped.inc({ interface: i, reason: d.reason });
+          else m.arpConflicts.inc({ interface: i });
+        },
+        garpSent: (i) => this.opts.metrics.garpSent.inc({ interface: i }),
+      }, this.log.child({ part: 'arp' }));
+      responder.start(this.announce.garpRefreshSeconds);
+      this.responders.set(ifname, responder);
+    }
+    responder.announce(st.ip);
+    st.responder = responder;
+    st.announced = true;
+    this.log.info({ ip: st.ip, interface: ifname }, 'announcing');
+    for (const u of users) {
+      this.events.record(
+        { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
+        { type: 'Normal', reason: 'AnnouncingIP', message: `node ${this.opts.node} announces ${st.ip} on ${ifname}` },
+      );
+    }
+  }
+
+  private withdraw(st: IpState): void {
+    if (!st.announced) return;
+    st.responder?.withdraw(st.ip);
+    st.announced = false;
+    this.log.info({ ip: st.ip }, 'stopped announcing');
+  }
+
+  private forwards(wanted: Map<string, (IpUser & { view: ServiceView })[]>) {
+    const me = this.nodes.get(this.opts.node);
+    const nodeIp = me?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    if (!nodeIp) return [];
+    const out: { vip: string; protocol: 'tcp' | 'udp' | 'sctp'; port: number; nodeIp: string; nodePort: number }[] = [];
+    for (const st of this.states.values()) {
+      if (!st.announced) continue;
+      for (const u of wanted.get(st.ip) ?? []) {
+        const svc = this.services.get(u.view.name, u.view.namespace);
+        for (const p of svc?.spec?.ports ?? []) {
+          if (!p.nodePort) continue;
+          out.push({ vip: st.ip, protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp', port: p.port, nodeIp, nodePort: p.nodePort });
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function safeUp(ifname: string): boolean {
+  try {
+    return interfaceInfo(ifname).up;
+  } catch {
+    return false;
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}

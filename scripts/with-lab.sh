@@ -9,5 +9,5 @@ trap 'bash "$lab" down >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
 bash "$lab" up
 # shellcheck disable=SC1090
-source "$(bash "$lab" env >/dev/null && echo "$BARELB_ROOT/.lab/lab${BARELB_LAB_ID:-0}/env")"
+source "$BARELB_ROOT/.lab/lab${BARELB_LAB_ID:-0}/env"
 ip netns exec "$BARELB_LAB_CP_NETNS" "$@"

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Test } from 'tap';
+import { eventually, runKubectl } from '../support.js';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,16 +30,8 @@ export function coreApi(): CoreV1Api {
   return kc.makeApiClient(CoreV1Api);
 }
 
-export async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = execFile('kubectl', ['--kubeconfig', kubeconfigPath(), ...args], { maxBuffer: 64 << 20 });
-  if (input !== undefined) child.stdin?.end(input);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = (await once(child, 'close')) as [number];
-  if (code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${code}): ${err.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n')}`);
-  return out;
+export function kubectl(args: string[], input?: string): Promise<string> {
+  return runKubectl(kubeconfigPath(), args, input);
 }
 
 export async function apply(yaml: string): Promise<void> {
@@ -122,21 +115,7 @@ export async function eventsFor(namespace: string, kind: string, name: string): 
   return (JSON.parse(out) as { items: KubeEvent[] }).items;
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
-export async function eventually<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+export { eventually };
 
 export async function freePort(): Promise<number> {
   const srv = net.createServer();

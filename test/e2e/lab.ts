@@ -1,0 +1,203 @@
+/**
+ * The e2e suites run inside the lab's control-plane namespace (see
+ * scripts/with-lab.sh), so the API server is local and every other lab host
+ * is reached through `ip netns exec`. Everything a test starts it stops by
+ * PID in teardown, also on failure.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Test } from 'tap';
+import { eventually, runKubectl } from '../support.js';
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the e2e suite through \`npm run test:e2e\`, which builds the lab`);
+  return v;
+}
+
+export const lab = {
+  get kubeconfig() {
+    return env('KUBECONFIG');
+  },
+  get clientNs() {
+    return env('BARELB_LAB_CLIENT_NETNS');
+  },
+  get clientIp() {
+    return env('BARELB_LAB_CLIENT_IP');
+  },
+  get nodes(): string[] {
+    return env('BARELB_LAB_NODES').trim().split(/\s+/);
+  },
+  nodeNs(node: string): string {
+    return env('BARELB_LAB_NODE_NETNS').trim().split(/\s+/)[lab.nodes.indexOf(node)] as string;
+  },
+  nodeIp(node: string): string {
+    return env('BARELB_LAB_NODE_IPS').trim().split(/\s+/)[lab.nodes.indexOf(node)] as string;
+  },
+  get cpDir() {
+    return path.join(env('BARELB_LAB_DIR'), 'cp');
+  },
+};
+
+/** Runs a command in a lab namespace; resolves with stdout, rejects with stderr. */
+export async function inNs(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+export function kubectl(args: string[], input?: string): Promise<string> {
+  return runKubectl(lab.kubeconfig, args, input);
+}
+
+export interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Where process output is kept after the lab is gone (.lab/e2e-logs), for a look after a failure. */
+export const LOG_DIR = path.join(ROOT, '.lab', 'e2e-logs');
+let logSeq = 0;
+
+function capture(child: ChildProcess, label: string): () => string {
+  mkdirSync(LOG_DIR, { recursive: true });
+  const file = createWriteStream(path.join(LOG_DIR, `${process.pid}-${String(logSeq++).padStart(2, '0')}-${label}.log`));
+  let out = '';
+  const take = (d: Buffer): void => {
+    out += d.toString();
+    file.write(d);
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  child.on('exit', () => file.end());
+  return () => out;
+}
+
+/** Starts a long-running process; killed by PID in teardown. */
+function startTracked(t: Test, cmd: string, args: string[], label: string): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = capture(child, label);
+  const exited = once(child, 'exit');
+  const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(signal);
+    await exited;
+  };
+  t.teardown(() => kill('SIGKILL'));
+  return { child, output, kill };
+}
+
+/** Starts a long-running process in a lab namespace (ip netns exec keeps the PID); killed by PID in teardown. */
+export function startIn(t: Test, ns: string, cmd: string, args: string[], label = ns): Proc {
+  return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
+}
+
+/** `barelb speaker` on a lab node. */
+export function startSpeaker(t: Test, node: string, extra: string[] = []): Proc {
+  return startIn(t, lab.nodeNs(node), process.execPath, [CLI, 'speaker', '--node', node, '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra], `speaker-${node}`);
+}
+
+/** `barelb controller` here, in the control-plane namespace. */
+export function startController(t: Test, extra: string[] = []): Proc {
+  return startTracked(t, process.execPath, [CLI, 'controller', '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7472', ...extra], 'controller');
+}
+
+/** A backend standing in for a Pod: HTTP on NODEIP:port in a node, answering with its name and the client's address. */
+export function startBackend(t: Test, node: string, port: number, name: string): Proc {
+  const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({name:${JSON.stringify(name)},node:${JSON.stringify(node)},client:q.socket.remoteAddress})+'\\n')).listen(${port},${JSON.stringify(lab.nodeIp(node))})`;
+  return startIn(t, lab.nodeNs(node), process.execPath, ['-e', script], `backend-${node}`);
+}
+
+export { eventually };
+
+/** MACs that answered `count` ARP requests for `ip` from the client. */
+export async function arpingMacs(ip: string, count = 3): Promise<string[]> {
+  let out = '';
+  try {
+    out = await inNs(lab.clientNs, 'arping', ['-c', String(count), '-w', '3', '-W', '0.2', '-i', 'eth0', ip], 10_000);
+  } catch (err) {
+    out = (err as { stdout?: string }).stdout ?? '';
+  }
+  return [...new Set([...out.matchAll(/from ([0-9a-f:]{17})/g)].map((m) => m[1] as string))];
+}
+
+export async function macOf(node: string): Promise<string> {
+  const out = await inNs(lab.nodeNs(node), 'cat', ['/sys/class/net/eth0/address']);
+  return out.trim();
+}
+
+/** One HTTP GET from the client; the backend's JSON answer, or undefined on failure. */
+export async function fetchFromClient(url: string, timeoutS = 1): Promise<{ name: string; node: string; client: string } | undefined> {
+  try {
+    const out = await inNs(lab.clientNs, 'curl', ['-s', '--max-time', String(timeoutS), url], (timeoutS + 2) * 1000);
+    return JSON.parse(out) as { name: string; node: string; client: string };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function apply(yaml: string): Promise<void> {
+  await kubectl(['apply', '-f', '-'], yaml);
+}
+
+/** A selector-less LoadBalancer Service with Endpoints on the given nodes (backends listen on NODEIP:targetPort). */
+export function serviceYaml(o: {
+  name: string;
+  namespace: string;
+  port: number;
+  targetPort: number;
+  endpointNodes: string[];
+  annotations?: Record<string, string>;
+  externalTrafficPolicy?: 'Cluster' | 'Local';
+}): string {
+  const svc = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: o.name, namespace: o.namespace, annotations: o.annotations ?? {} },
+    spec: {
+      type: 'LoadBalancer',
+      externalTrafficPolicy: o.externalTrafficPolicy ?? 'Cluster',
+      ports: [{ name: 'http', port: o.port, targetPort: o.targetPort, protocol: 'TCP' }],
+    },
+  };
+  const ep = {
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: { name: o.name, namespace: o.namespace },
+    subsets: o.endpointNodes.length
+      ? [{ addresses: o.endpointNodes.map((n) => ({ ip: lab.nodeIp(n), nodeName: n })), ports: [{ name: 'http', port: o.targetPort, protocol: 'TCP' }] }]
+      : [],
+  };
+  return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [svc, ep] });
+}
+
+export async function ingressIp(namespace: string, name: string): Promise<string> {
+  return eventually(`${namespace}/${name} to get an address`, 20_000, async () => {
+    const out = await kubectl(['get', 'service', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    return out.trim() || undefined;
+  });
+}
+
+export async function leaseHolder(ip: string): Promise<string | undefined> {
+  try {
+    const out = await kubectl(['get', 'lease', '-n', 'barelb-system', `barelb-ip-${ip.replace(/\./g, '-')}`, '-o', 'jsonpath={.spec.holderIdentity}']);
+    return out.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function metricOf(node: string, name: string): Promise<number> {
+  const text = await inNs(lab.nodeNs(node), 'curl', ['-s', 'http://127.0.0.1:7473/metrics']);
+  let sum = 0;
+  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}

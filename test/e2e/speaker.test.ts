@@ -1,0 +1,164 @@
+import t from 'tap';
+import {
+  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, metricOf, serviceYaml,
+  startBackend, startController, startSpeaker, type Proc,
+} from './lab.js';
+
+// The speaker in the lab: three nodes with the real kube-proxy, a client, the
+// real controller assigning addresses. Default timers throughout.
+const NS = 'e2e-speaker';
+const POOL = 'pools:\n  - name: lan\n    addresses: [198.51.100.200-198.51.100.250]\n';
+const speakers = new Map<string, Proc>();
+// Speakers restarted inside a subtest must outlive it: their teardown belongs to the file.
+const file = t;
+
+async function neighbourMac(ip: string): Promise<string | undefined> {
+  const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);
+  return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
+}
+
+/** Waits until exactly one MAC answers ARP for `ip` and it is the Lease holder's. */
+async function settledHolder(ip: string): Promise<string> {
+  return eventually(`one node to answer ARP for ${ip}`, 15_000, async () => {
+    const holder = await leaseHolder(ip);
+    if (!holder) return undefined;
+    const macs = await arpingMacs(ip, 2);
+    return macs.length === 1 && macs[0] === (await macOf(holder)) ? holder : undefined;
+  });
+}
+
+/** Milliseconds from now until a request through `ip` succeeds with the client's neighbour entry off `oldMac`. */
+async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
+  const start = Date.now();
+  await action();
+  await eventually(`${ip} to be served by another node`, 20_000, async () => {
+    const mac = await neighbourMac(ip);
+    if (mac === oldMac) return undefined;
+    return (await fetchFromClient(`http://${ip}/`, 0.3)) ? true : undefined;
+  }, 20);
+  return Date.now() - start;
+}
+
+t.before(async () => {
+  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await kubectl(['create', 'namespace', NS]);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
+  startController(t);
+  for (const n of lab.nodes) {
+    startBackend(t, n, 8080, `backend-${n}`);
+    speakers.set(n, startSpeaker(t, n));
+  }
+  // All speakers in the race before the first address exists, so the ranking decides who announces.
+  for (const n of lab.nodes) await speakerReady(n);
+});
+
+async function speakerReady(node: string): Promise<void> {
+  await eventually(`the speaker on ${node} to be ready`, 20_000, async () =>
+    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
+  );
+}
+t.teardown(async () => {
+  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+});
+
+const services = ['svc-a', 'svc-b', 'svc-c', 'svc-d', 'svc-e'];
+
+t.test('each VIP answers ARP from exactly one MAC and reaches a backend; VIPs spread over nodes', async (t) => {
+  for (const name of services) await apply(serviceYaml({ name, namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes }));
+  const holders = new Set<string>();
+  for (const name of services) {
+    const ip = await ingressIp(NS, name);
+    const holder = await settledHolder(ip);
+    holders.add(holder);
+    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(`http://${ip}/`));
+    t.match(answer.name, /^backend-node\d$/, `${name} ${ip} (held by ${holder}) answered by ${answer.name}`);
+  }
+  t.ok(holders.size >= 2, `announced from ${holders.size} nodes: ${[...holders].join(', ')}`);
+});
+
+t.test('two Services sharing one IP are announced from one node under one Lease', async (t) => {
+  const share = { 'barelb.io/allow-shared-ip': 'shared', 'barelb.io/loadBalancerIPs': '198.51.100.240' };
+  await apply(serviceYaml({ name: 'share-80', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, annotations: share }));
+  await apply(serviceYaml({ name: 'share-81', namespace: NS, port: 81, targetPort: 8080, endpointNodes: lab.nodes, annotations: share }));
+  t.equal(await ingressIp(NS, 'share-80'), '198.51.100.240');
+  t.equal(await ingressIp(NS, 'share-81'), '198.51.100.240');
+  const holder = await settledHolder('198.51.100.240');
+  t.ok(lab.nodes.includes(holder), `held by ${holder}`);
+  t.ok(await eventually('port 80', 10_000, () => fetchFromClient('http://198.51.100.240:80/')), 'port 80 answers');
+  t.ok(await eventually('port 81', 10_000, () => fetchFromClient('http://198.51.100.240:81/')), 'port 81 answers');
+  const leases = await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'name']);
+  t.equal(leases.split('\n').filter((l) => l.includes('barelb-ip-198-51-100-240')).length, 1, 'one Lease for the shared IP');
+});
+
+t.test('kill -9 of the holder: another node serves within 6 s and gratuitous ARP updates the client', async (t) => {
+  const ip = await ingressIp(NS, 'svc-a');
+  const holder = await settledHolder(ip);
+  const oldMac = await macOf(holder);
+  await eventually('a first response', 10_000, () => fetchFromClient(`http://${ip}/`));
+  t.equal(await neighbourMac(ip), oldMac, 'the client has the holder in its neighbour table');
+  const ms = await timeUntilServedElsewhere(ip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGKILL'));
+  t.comment(`failover after kill -9: ${ms} ms`);
+  t.ok(ms <= 6000, `traffic resumed from another node in ${ms} ms (bound 6000)`);
+  const next = await settledHolder(ip);
+  t.not(next, holder, `now held by ${next}`);
+  t.equal(await neighbourMac(ip), await macOf(next), 'the client learned the new MAC from gratuitous ARP');
+  speakers.set(holder, startSpeaker(file, holder));
+  await speakerReady(holder);
+});
+
+t.test('SIGTERM of the holder: the IP moves in under 1 s', async (t) => {
+  const ip = await ingressIp(NS, 'svc-b');
+  const holder = await settledHolder(ip);
+  const oldMac = await macOf(holder);
+  await eventually('a first response', 10_000, () => fetchFromClient(`http://${ip}/`));
+  const ms = await timeUntilServedElsewhere(ip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGTERM'));
+  t.comment(`planned move after SIGTERM: ${ms} ms`);
+  t.ok(ms < 1000, `traffic resumed from another node in ${ms} ms (bound 1000)`);
+  t.not(await settledHolder(ip), holder);
+  speakers.set(holder, startSpeaker(file, holder));
+  await speakerReady(holder);
+});
+
+t.test('externalTrafficPolicy Local: only a node with a ready endpoint announces, and the announcement follows the endpoint', async (t) => {
+  const [first, second] = [lab.nodes[2] as string, lab.nodes[0] as string];
+  await apply(serviceYaml({ name: 'local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [first], externalTrafficPolicy: 'Local' }));
+  const ip = await ingressIp(NS, 'local');
+  t.equal(await settledHolder(ip), first, `held by ${first}, the node with the endpoint`);
+  const answer = await eventually('a response', 10_000, () => fetchFromClient(`http://${ip}/`));
+  t.equal(answer.node, first, 'served by the local backend');
+  t.equal(answer.client, lab.clientIp, 'the backend sees the client address (Local keeps it)');
+  await apply(serviceYaml({ name: 'local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [second], externalTrafficPolicy: 'Local' }));
+  const moved = await eventually(`the announcement to move to ${second}`, 15_000, async () => {
+    const h = await settledHolder(ip);
+    return h === second ? h : undefined;
+  });
+  t.equal(moved, second, `moved to ${second} with the endpoint`);
+  const after = await eventually('a response from the new node', 10_000, async () => {
+    const a = await fetchFromClient(`http://${ip}/`);
+    return a?.node === second ? a : undefined;
+  });
+  t.equal(after.node, second);
+});
+
+t.test('malformed and foreign ARP frames change nothing and are counted', async (t) => {
+  const ip = await ingressIp(NS, 'svc-c');
+  const holder = await settledHolder(ip);
+  const before = {
+    dropped: await metricOf(holder, 'barelb_arp_frames_dropped_total'),
+    ignored: await metricOf(holder, 'barelb_arp_frames_ignored_total'),
+    conflicts: await metricOf(holder, 'barelb_arp_conflicts_total'),
+  };
+  const sent = await inNs(lab.clientNs, process.execPath, [new URL('./send-arp-junk.mjs', import.meta.url).pathname, ip], 15_000).catch(
+    (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
+  );
+  const counts = JSON.parse(sent.trim().split('\n').pop() ?? '{}') as { malformed?: number; foreign?: number; spoof?: number };
+  t.ok((counts.malformed ?? 0) > 0, `sent ${counts.malformed} malformed frames`);
+  await eventually('the frames to be counted', 10_000, async () => {
+    const dropped = await metricOf(holder, 'barelb_arp_frames_dropped_total');
+    const conflicts = await metricOf(holder, 'barelb_arp_conflicts_total');
+    return dropped - before.dropped >= (counts.malformed ?? 0) && conflicts > before.conflicts ? true : undefined;
+  });
+  t.ok((await metricOf(holder, 'barelb_arp_frames_ignored_total')) - before.ignored >= (counts.foreign ?? 0), 'foreign requests ignored and counted');
+  t.equal(await settledHolder(ip), holder, 'still the same holder, still one MAC');
+  t.ok(await fetchFromClient(`http://${ip}/`, 2), 'still serving');
+});

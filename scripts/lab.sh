@@ -124,6 +124,8 @@ export BARELB_LAB_NODE_IPS="$(for n in "${NODES[@]}"; do printf '%s ' "$(node_ip
 export BARELB_LAB_SUBNET=$SUBNET.0/24
 export BARELB_LAB_VIP_RANGE=$SUBNET.200-$SUBNET.250
 export KUBECONFIG=$DIR/cp/admin.kubeconfig
+# For scripts/control-plane.sh stop-apiserver / start-apiserver against the lab's control plane:
+export BARELB_CP_NETNS=$P-cp BARELB_CP_HOST=$CP_IP BARELB_CP_PORT=$API_PORT BARELB_ETCD_PORT=2379 BARELB_CP_DIR=$DIR/cp
 ENV
 }
 

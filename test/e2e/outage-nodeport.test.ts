@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import {
+  ROOT, apply, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, serviceYaml, startBackend, startController, startSpeaker,
+} from './lab.js';
+
+// The speakers in `--forward nodeport` mode in front of the real kube-proxy,
+// and what happens to traffic while the API server is gone.
+const run = promisify(execFile);
+const controlPlane = (cmd: string) => run('bash', [path.join(ROOT, 'scripts/control-plane.sh'), cmd]);
+const NS = 'e2e-nodeport';
+const speakers = new Map<string, Proc>();
+
+t.before(async () => {
+  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await kubectl(['create', 'namespace', NS]);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.210-198.51.100.230]\n`);
+  startController(t);
+  for (const n of lab.nodes) {
+    startBackend(t, n, 8080, `backend-${n}`);
+    speakers.set(n, startSpeaker(t, n, ['--forward', 'nodeport']));
+  }
+});
+t.teardown(async () => {
+  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+});
+
+async function nftCounter(node: string, vip: string): Promise<number> {
+  const out = await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'ip', 'barelb']).catch(() => '');
+  const line = out.split('\n').find((l) => l.includes(`ip daddr ${vip} `));
+  return Number(/counter packets (\d+)/.exec(line ?? '')?.[1] ?? 0);
+}
+
+t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client source kept where kube-proxy keeps it', async (t) => {
+  const node = lab.nodes[1] as string;
+  await apply(serviceYaml({ name: 'np-local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node], externalTrafficPolicy: 'Local' }));
+  const ip = await ingressIp(NS, 'np-local');
+  await eventually(`${node} to hold ${ip}`, 20_000, async () => ((await leaseHolder(ip)) === node ? true : undefined));
+  const answer = await eventually('a response through the VIP', 15_000, () => fetchFromClient(`http://${ip}/`));
+  t.equal(answer.node, node, 'served by the backend on the announcing node');
+  t.equal(answer.client, lab.clientIp, 'the backend sees the client address (Local)');
+  t.ok((await nftCounter(node, ip)) > 0, 'the request went through barelb\'s rewrite to the NodePort');
+  const nodePort = Number(await kubectl(['get', 'svc', '-n', NS, 'np-local', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
+  t.ok(await fetchFromClient(`http://${lab.nodeIp(node)}:${nodePort}/`), 'the NodePort itself still answers directly');
+
+  await apply(serviceYaml({ name: 'np-cluster', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes }));
+  const ip2 = await ingressIp(NS, 'np-cluster');
+  const holder = await eventually(`a holder for ${ip2}`, 20_000, () => leaseHolder(ip2));
+  for (let i = 0; i < 6; i++) t.ok(await eventually('a response', 10_000, () => fetchFromClient(`http://${ip2}/`)), `Cluster request ${i + 1} answered`);
+  t.ok((await nftCounter(holder, ip2)) > 0, 'Cluster traffic also through the rewrite');
+});
+
+t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t) => {
+  const ips = [await ingressIp(NS, 'np-local'), await ingressIp(NS, 'np-cluster')];
+  const holdersBefore = await Promise.all(ips.map((ip) => leaseHolder(ip)));
+  t.teardown(() => controlPlane('start-apiserver').catch(() => undefined));
+  await controlPlane('stop-apiserver');
+  const until = Date.now() + 30_000;
+  let ok = 0;
+  let failed = 0;
+  let longestGapMs = 0;
+  let lastOk = Date.now();
+  while (Date.now() < until) {
+    for (const ip of ips) {
+      if (await fetchFromClient(`http://${ip}/`, 1)) {
+        ok++;
+        longestGapMs = Math.max(longestGapMs, Date.now() - lastOk);
+        lastOk = Date.now();
+      } else {
+        failed++;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.comment(`during the outage: ${ok} requests answered, ${failed} failed, longest gap ${longestGapMs} ms`);
+  t.equal(failed, 0, 'no request failed while the API server was down');
+  t.ok(ok > 50, `${ok} requests answered`);
+  await controlPlane('start-apiserver');
+  for (const [i, ip] of ips.entries()) {
+    const h = await eventually(`the Lease of ${ip} to be readable again`, 30_000, () => leaseHolder(ip));
+    t.equal(h, holdersBefore[i], `${ip} is still announced by ${h}`);
+  }
+  t.ok(await fetchFromClient(`http://${ips[0]}/`, 2), 'still serving after the API server returned');
+});
+
+t.test('the nftables table goes away with the speaker', async (t) => {
+  const node = lab.nodes[1] as string;
+  t.match(await inNs(lab.nodeNs(node), 'nft', ['list', 'tables']), /table ip barelb/, 'the table exists while the speaker runs');
+  await (speakers.get(node) as Proc).kill('SIGTERM');
+  t.notMatch(await inNs(lab.nodeNs(node), 'nft', ['list', 'tables']), /barelb/, 'removed on exit');
+});

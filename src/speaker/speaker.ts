@@ -14,7 +14,7 @@ import { LeaseClient, leaseSnapshot, type LeaseSnapshot } from '../k8s/lease-cli
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { canonicalIp } from '../net/ip.js';
-import { interfaceInfo } from '../net/packet-socket.js';
+import { PacketSocket, interfaceInfo } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/metrics.js';
 import { ArpResponder } from './arp-responder.js';
@@ -101,6 +101,8 @@ export class Speaker {
     );
     this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${namespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace }));
     const informers = [this.services, this.nodes, this.endpoints, this.leases, this.configMaps];
+    // Fail at start, with a message that names the capability, rather than at the first takeover.
+    PacketSocket.open('lo', () => undefined, () => undefined).close();
     if (this.opts.forward === 'nodeport') {
       this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }));
       await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN
@@ -188,8 +190,12 @@ export class Speaker {
         candidates: rankCandidates(st.ip, ranked),
         nowMs: now,
       });
-      if (d.announce && iface) this.startAnnouncing(st, iface.name, iface.mac, users);
-      else if (!d.announce) this.withdraw(st);
+      try {
+        if (d.announce && iface) this.startAnnouncing(st, iface.name, iface.mac, users);
+        else if (!d.announce) this.withdraw(st);
+      } catch (err) {
+        this.log.error({ ip: st.ip, interface: iface?.name, err: (err as Error).message }, 'cannot announce');
+      }
       if (d.action.kind === 'wait') st.wakeAtMs = Math.min(d.action.untilMs, d.announceUntilMs, now + 500);
       else if (!st.busy) void this.write(st, d.action.kind);
       if (st.announced) announced++;

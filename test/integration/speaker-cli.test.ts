@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { CLI } from './harness.js';
+
+// `barelb speaker` as a user meets it: help, flag errors, and a missing capability.
+function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out: string }> {
+  const [cmd, ...rest] = prefix.length ? prefix : [process.execPath];
+  const argv = prefix.length ? [...rest, process.execPath, CLI, ...args] : [CLI, ...args];
+  return new Promise((resolve) => {
+    execFile(cmd as string, argv, { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
+}
+
+t.test('help lists every flag', async (t) => {
+  const { code, out } = await cli(['speaker', '--help']);
+  t.equal(code, 0);
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level']) {
+    t.match(out, flag, `documents ${flag}`);
+  }
+  t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
+});
+
+t.test('flag errors exit 2 with a clear message', async (t) => {
+  const rows: [string[], RegExp][] = [
+    [['--forward', 'iptables'], /--forward "iptables": expected kube-proxy or nodeport/],
+    [['--renew-interval', '5s', '--lease-duration', '4s'], /--renew-interval "5s": expected less than --lease-duration/],
+    [['--lease-duration', '500ms', '--renew-interval', '100ms'], /at least 1s/],
+    [['--stagger', 'soon'], /--stagger "soon": expected a duration/],
+  ];
+  for (const [args, message] of rows) {
+    const { code, out } = await cli(['speaker', ...args]);
+    t.equal(code, 2, args.join(' '));
+    t.match(out, message);
+    t.notMatch(out, /\n\s+at /, 'no stack trace');
+  }
+});
+
+t.test('without CAP_NET_RAW it says so and exits', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'barelb-speaker-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  // Never contacted: the capability check comes first. Port 1 on loopback in any case.
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+  const { code, out } = await cli(['speaker', '--node', 'n1', '--kubeconfig', kubeconfig, '--metrics-addr', ''], ['setpriv', '--bounding-set=-net_raw', '--inh-caps=-net_raw']);
+  t.equal(code, 2);
+  t.match(out, /CAP_NET_RAW is required/);
+});

@@ -77,6 +77,13 @@ export class Speaker {
   private terminating = false;
   private ready = false;
   private forwarder: NodePortForwarder | undefined;
+  /** Set by every informer event; the next tick re-reads what changed. */
+  private dirty = true;
+  private wanted = new Map<string, (IpUser & { view: ServiceView })[]>();
+  private nodeFacts: NodeFacts[] = [];
+  private osInterfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {};
+  private interfacesReadAtMs = -Infinity;
+  private wasReachable = true;
 
   constructor(private readonly opts: SpeakerOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
@@ -101,6 +108,14 @@ export class Speaker {
     );
     this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${namespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace }));
     const informers = [this.services, this.nodes, this.endpoints, this.leases, this.configMaps];
+    for (const inf of [this.services, this.nodes, this.endpoints, this.configMaps] as ResilientInformer<object>[]) {
+      for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => (this.dirty = true));
+    }
+    for (const ev of ['add', 'update', 'delete'] as const) {
+      this.leases.on(ev, (lease) => {
+        for (const st of this.states.values()) if (st.lease.name === lease.metadata?.name) st.wakeAtMs = 0;
+      });
+    }
     // Fail at start, with a message that names the capability, rather than at the first takeover.
     PacketSocket.open('lo', () => undefined, () => undefined).close();
     if (this.opts.forward === 'nodeport') {
@@ -157,27 +172,44 @@ export class Speaker {
     this.log.info({ announce: this.announce }, 'config loaded');
   }
 
+  /**
+   * Re-decides the IPs that are due. What the informers say is re-read only
+   * after they changed, so a quiet tick costs next to nothing: ARP answers
+   * share this event loop and must not wait behind it.
+   */
   private tick(): void {
-    this.applyConfig();
     const now = performance.now();
-    const wanted = this.wantedIps();
-    for (const ip of wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, this.newState(ip));
-    const nodes = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+    if (this.dirty) {
+      this.dirty = false;
+      this.applyConfig();
+      this.wanted = this.wantedIps();
+      this.nodeFacts = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, this.newState(ip));
+      for (const st of this.states.values()) st.wakeAtMs = 0;
+    }
+    if (now - this.interfacesReadAtMs > 1000) {
+      this.osInterfaces = os.networkInterfaces();
+      this.interfacesReadAtMs = now;
+    }
+    const wanted = this.wanted;
     const apiReachable = this.leases.connected;
-    const osInterfaces = os.networkInterfaces();
+    if (apiReachable !== this.wasReachable) {
+      this.wasReachable = apiReachable;
+      for (const st of this.states.values()) st.wakeAtMs = 0;
+    }
     let held = 0;
     let announced = 0;
     for (const st of [...this.states.values()]) {
-      const users = wanted.get(st.ip) ?? [];
-      const eligibleNodes = nodes.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name);
-      const iface = chooseInterface(st.ip, osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces);
-      const ifaceUp = iface !== undefined && safeUp(iface.name);
-      const eligible = !this.terminating && users.length > 0 && ifaceUp && eligibleNodes.includes(this.opts.node);
       if (!st.busy && now < st.wakeAtMs) {
         if (st.announced) announced++;
         if (st.election.holds) held++;
         continue;
       }
+      const users = wanted.get(st.ip) ?? [];
+      const eligibleNodes = this.nodeFacts.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name);
+      const iface = chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces);
+      const ifaceUp = iface !== undefined && safeUp(iface.name);
+      const eligible = !this.terminating && users.length > 0 && ifaceUp && eligibleNodes.includes(this.opts.node);
       // Decided also while a write is out: announcing must stop on time even if a renew hangs.
       const lease = this.leaseRecord(st);
       if (lease?.holder) st.lastHolder = lease.holder;

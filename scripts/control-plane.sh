@@ -28,7 +28,12 @@ in_ns() { if [[ -n $NETNS ]]; then ip netns exec "$NETNS" "$@"; else "$@"; fi; }
 
 start_bg() { # name, command...
   local name=$1; shift
-  in_ns "$@" >"$DIR/$name.log" 2>&1 &
+  # Backgrounding the command itself (not a function) makes $! its PID: `down` kills it.
+  if [[ -n $NETNS ]]; then
+    ip netns exec "$NETNS" "$@" >"$DIR/$name.log" 2>&1 &
+  else
+    "$@" >"$DIR/$name.log" 2>&1 &
+  fi
   echo $! >"$DIR/$name.pid"
 }
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAllocator } from './allocator.js';
 import { benchController } from './controller.js';
+import { benchSpeaker } from './speaker.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const kubeconfig = process.env['KUBECONFIG'];
@@ -37,7 +38,10 @@ out('| pool | addresses | ns per release+assign | ratio to /24 |');
 out('|---|---:|---:|---:|');
 for (const r of alloc) out(`| ${r.pool} | ${r.size} | ${r.nsPerOp.toFixed(0)} | ${(r.nsPerOp / base).toFixed(2)} |`);
 out();
-out(`A /16 has 256x the addresses of a /24; the cost ratio stays near 1 because free addresses are found by binary search over taken intervals, not by scanning.`);
+const last = alloc[alloc.length - 1];
+if (last) {
+  out(`A /16 has ${(last.size / (alloc[0]?.size ?? 1)).toFixed(0)}x the addresses of a /24 and costs ${(last.nsPerOp / base).toFixed(2)}x per operation: free addresses are found by binary search over taken intervals, so cost follows fragmentation, not pool size.`);
+}
 out();
 
 if (!kubeconfig) {
@@ -53,7 +57,35 @@ if (!kubeconfig) {
   out(`| creating ${count} Services, no controller (8 concurrent creators) | ${fmt(r.createOnlyMs)} | ${(r.createOnlyMs / r.bareStatusWritesMs).toFixed(2)} |`);
   out(`| creating ${count} Services with the controller running, until all show an EXTERNAL-IP | ${fmt(r.createAndAssignMs)} | ${(r.createAndAssignMs / r.bareStatusWritesMs).toFixed(2)} |`);
   out();
-  out('The controller writes status with 8 workers (allocation itself is serial), so it can beat a one-at-a-time client loop; the create-burst time is bounded by creation itself.');
+  out('Each assignment is two API writes (the status, and the IPAllocated Event `kubectl describe` shows), against one per Service in the baseline; the status writes go out 8 at a time, the Events 2 at a time behind them. The create-burst time includes creating the Services.');
+}
+
+out();
+if (!process.env['BARELB_LAB_CLIENT_NETNS']) {
+  out('## Speaker: skipped (no lab; run through `npm run bench`, which builds it)');
+} else {
+  out('## Speaker: in the lab (three nodes with the real kube-proxy, a client)');
+  out();
+  const s = await benchSpeaker();
+  const us = (v: number): string => `${v.toFixed(0)} µs`;
+  out(`ARP replies, ${s.arp.samples} requests each from the client, interleaved:`);
+  out();
+  out('| answered by | median | p99 | median ratio to the kernel |');
+  out('|---|---:|---:|---:|');
+  out(`| the kernel, for a node's own address (baseline) | ${us(s.arp.kernelMedianUs)} | ${us(s.arp.kernelP99Us)} | 1.00 |`);
+  out(`| barelb speaker, for a VIP | ${us(s.arp.vipMedianUs)} | ${us(s.arp.vipP99Us)} | ${(s.arp.vipMedianUs / s.arp.kernelMedianUs).toFixed(2)} |`);
+  out();
+  out(`Throughput, iperf3 (3 s, median of ${s.throughput.rounds} interleaved rounds) from the client to one backend:`);
+  out();
+  out('| path | Mbit/s | ratio to NodePort |');
+  out('|---|---:|---:|');
+  out(`| NodeIP:NodePort directly (baseline) | ${s.throughput.nodePortMbps.toFixed(0)} | 1.00 |`);
+  out(`| VIP:port (kube-proxy mode) | ${s.throughput.vipMbps.toFixed(0)} | ${(s.throughput.vipMbps / s.throughput.nodePortMbps).toFixed(2)} |`);
+  out();
+  const f = [...s.failoverMs].sort((a, b) => a - b);
+  out(`Failover after kill -9 of the holder's speaker, default timers (lease 4s, renew 1s, stagger 200ms), ${f.length} kills: until a request through the VIP succeeds from another node with the client's neighbour entry updated by gratuitous ARP:`);
+  out();
+  out(`median ${fmt(f[Math.floor(f.length / 2)] ?? 0)}, max ${fmt(f[f.length - 1] ?? 0)}, all: ${f.map((x) => (x / 1000).toFixed(2)).join(', ')} s (bound: 6 s).`);
 }
 
 mkdirSync(path.join(ROOT, 'docs'), { recursive: true });

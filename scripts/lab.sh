@@ -7,13 +7,23 @@
 #   <p>-sw      the switch: a bridge joining them all (no address anywhere in the root namespace)
 #
 # on 198.51.100.0/24 (TEST-NET-2; refused if the host has a route overlapping it), no
-# default routes. <p> is blb$BARELB_LAB_ID (default 0). VIPs go in .200-.250.
+# default routes. <p> is blb$BARELB_LAB_ID. VIPs go in .200-.250.
 #
-#   scripts/lab.sh up | down | env | status
+#   scripts/lab.sh up       build it; prints the path of its env file last
+#   scripts/lab.sh down     (BARELB_LAB_ID from that env file) stop and delete it
+#   scripts/lab.sh env | status
 #
 # Everything started is recorded under .lab/lab<ID> and stopped by PID on `down`.
 source "$(dirname "$0")/lib.sh"
 
+# `up` without BARELB_LAB_ID takes the first ID whose namespaces are all free, so a
+# lab left behind (or another checkout's) never blocks a new one.
+if [[ -z ${BARELB_LAB_ID:-} && ${1:-} == up ]]; then
+  BARELB_LAB_ID=0
+  while ip netns list | grep -q "^blb$BARELB_LAB_ID-" || [[ -d $BARELB_ROOT/.lab/lab$BARELB_LAB_ID ]]; do
+    BARELB_LAB_ID=$((BARELB_LAB_ID + 1))
+  done
+fi
 ID="${BARELB_LAB_ID:-0}"
 P="blb$ID"
 DIR="$BARELB_ROOT/.lab/lab$ID"
@@ -54,6 +64,8 @@ up() {
   bin="$(bash "$BARELB_ROOT/scripts/build-kubernetes.sh")"
   check_subnet_free
   mkdir -p "$DIR"
+  # A lab that fails halfway is torn down, not left for the next run to trip over.
+  trap '[[ -f $DIR/env ]] || { say "lab setup failed; tearing down what was built"; down; }' EXIT
   : >"$DIR/netns"
   : >"$DIR/pids"
 
@@ -109,6 +121,7 @@ NODE
 
   write_env
   say "lab $ID up; source $DIR/env"
+  echo "$DIR/env"
 }
 
 write_env() {

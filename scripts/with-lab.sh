@@ -5,9 +5,10 @@
 source "$(dirname "$0")/lib.sh"
 [[ $# -gt 0 ]] || die "usage: $0 COMMAND [ARGS...]"
 lab="$BARELB_ROOT/scripts/lab.sh"
+env_file="$(bash "$lab" up | tail -1)"
+[[ -f $env_file ]] || die "the lab did not come up"
+# shellcheck disable=SC1090
+source "$env_file"
 trap 'bash "$lab" down >/dev/null 2>&1 || true' EXIT
 trap 'exit 130' INT TERM
-bash "$lab" up
-# shellcheck disable=SC1090
-source "$BARELB_ROOT/.lab/lab${BARELB_LAB_ID:-0}/env"
 ip netns exec "$BARELB_LAB_CP_NETNS" "$@"

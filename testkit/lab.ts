@@ -1,20 +1,29 @@
 /**
- * The e2e suites run inside the lab's control-plane namespace (see
+ * The lab seen from TypeScript, for the e2e suites and the benchmarks. They run inside the lab's control-plane namespace (see
  * scripts/with-lab.sh), so the API server is local and every other lab host
  * is reached through `ip netns exec`. Everything a test starts it stops by
  * PID in teardown, also on failure.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Test } from 'tap';
-import { eventually, runKubectl } from '../support.js';
+/** Anything that runs cleanups at its end: a tap Test, or a benchmark's own list. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+import { eventually, runKubectl } from './support.js';
 
 const run = promisify(execFile);
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The repository root, from the source file or its compiled copy under dist/. */
+function findRoot(dir: string): string {
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) if (existsSync(path.join(d, 'package.json'))) return d;
+  throw new Error(`no package.json above ${dir}`);
+}
+
+export const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 function env(name: string): string {
@@ -82,7 +91,7 @@ function capture(child: ChildProcess, label: string): () => string {
 }
 
 /** Starts a long-running process; killed by PID in teardown. */
-function startTracked(t: Test, cmd: string, args: string[], label: string): Proc {
+function startTracked(t: Teardown, cmd: string, args: string[], label: string): Proc {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output = capture(child, label);
   const exited = once(child, 'exit');
@@ -96,22 +105,22 @@ function startTracked(t: Test, cmd: string, args: string[], label: string): Proc
 }
 
 /** Starts a long-running process in a lab namespace (ip netns exec keeps the PID); killed by PID in teardown. */
-export function startIn(t: Test, ns: string, cmd: string, args: string[], label = ns): Proc {
+export function startIn(t: Teardown, ns: string, cmd: string, args: string[], label = ns): Proc {
   return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
 }
 
 /** `barelb speaker` on a lab node. */
-export function startSpeaker(t: Test, node: string, extra: string[] = []): Proc {
+export function startSpeaker(t: Teardown, node: string, extra: string[] = []): Proc {
   return startIn(t, lab.nodeNs(node), process.execPath, [CLI, 'speaker', '--node', node, '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra], `speaker-${node}`);
 }
 
 /** `barelb controller` here, in the control-plane namespace. */
-export function startController(t: Test, extra: string[] = []): Proc {
+export function startController(t: Teardown, extra: string[] = []): Proc {
   return startTracked(t, process.execPath, [CLI, 'controller', '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7472', ...extra], 'controller');
 }
 
 /** A backend standing in for a Pod: HTTP on NODEIP:port in a node, answering with its name and the client's address. */
-export function startBackend(t: Test, node: string, port: number, name: string): Proc {
+export function startBackend(t: Teardown, node: string, port: number, name: string): Proc {
   const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({name:${JSON.stringify(name)},node:${JSON.stringify(node)},client:q.socket.remoteAddress})+'\\n')).listen(${port},${JSON.stringify(lab.nodeIp(node))})`;
   return startIn(t, lab.nodeNs(node), process.execPath, ['-e', script], `backend-${node}`);
 }

@@ -1,13 +1,14 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  CoordinationV1Api, CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Endpoints, type V1Lease, type V1Node, type V1Service,
+  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1ConfigMap, type V1Endpoints, type V1Lease, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
 import { DEFAULT_ANNOUNCE, type AnnounceSpec } from '../config/types.js';
 import { loadConfig } from '../controller/config-loader.js';
 import { handles } from '../controller/service-request.js';
 import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
+import { sleep } from '../k8s/backoff.js';
 import { EventRecorder } from '../k8s/event-recorder.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import { LeaseClient, leaseSnapshot, type LeaseSnapshot } from '../k8s/lease-client.js';
@@ -22,6 +23,7 @@ import { ineligibility, leaseNameFor, type IpUser, type NodeFacts } from './elig
 import { IpElection, type ElectionConfig } from './election-state.js';
 import { chooseInterface } from './interface-choice.js';
 import { NodePortForwarder } from './nodeport-forwarder.js';
+import { readyNodesFromEndpoints, readyNodesFromSlices } from './ready-nodes.js';
 import { rankCandidates } from './rendezvous.js';
 
 export interface SpeakerOptions {
@@ -69,7 +71,8 @@ export class Speaker {
   private readonly responders = new Map<string, ArpResponder>();
   private services!: ResilientInformer<V1Service>;
   private nodes!: ResilientInformer<V1Node>;
-  private endpoints!: ResilientInformer<V1Endpoints>;
+  private endpoints!: ResilientInformer<V1Endpoints> | ResilientInformer<V1EndpointSlice>;
+  private readyNodesOf!: () => Map<string, Set<string>>;
   private leases!: ResilientInformer<V1Lease>;
   private configMaps!: ResilientInformer<V1ConfigMap>;
   private announce: AnnounceSpec = DEFAULT_ANNOUNCE;
@@ -102,7 +105,17 @@ export class Speaker {
       new ResilientInformer<T & { metadata?: object }>({ name, kubeConfig, path, list: list as never, log });
     this.services = mk<V1Service>('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces());
     this.nodes = mk<V1Node>('nodes', '/api/v1/nodes', () => this.core.listNode());
-    this.endpoints = mk<V1Endpoints>('endpoints', '/api/v1/endpoints', () => this.core.listEndpointsForAllNamespaces());
+    // EndpointSlices where discovery.k8s.io/v1 is served (1.21+), else Endpoints (the v1.20 lab).
+    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    if (await servesV1Slices(discovery, log, signal)) {
+      const slices = mk<V1EndpointSlice>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', () => discovery.listEndpointSliceForAllNamespaces());
+      this.endpoints = slices;
+      this.readyNodesOf = () => readyNodesFromSlices(slices.list());
+    } else {
+      const eps = mk<V1Endpoints>('endpoints', '/api/v1/endpoints', () => this.core.listEndpointsForAllNamespaces());
+      this.endpoints = eps;
+      this.readyNodesOf = () => readyNodesFromEndpoints(eps.list());
+    }
     this.leases = mk<V1Lease>('leases', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () =>
       this.coordination.listNamespacedLease({ namespace }),
     );
@@ -245,13 +258,7 @@ export class Speaker {
 
   /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each. */
   private wantedIps(): Map<string, (IpUser & { view: ServiceView })[]> {
-    const readyNodes = new Map<string, Set<string>>();
-    for (const ep of this.endpoints.list()) {
-      const key = `${ep.metadata?.namespace}/${ep.metadata?.name}`;
-      const set = new Set<string>();
-      for (const sub of ep.subsets ?? []) for (const a of sub.addresses ?? []) if (a.nodeName) set.add(a.nodeName);
-      readyNodes.set(key, set);
-    }
+    const readyNodes = this.readyNodesOf();
     const out = new Map<string, (IpUser & { view: ServiceView })[]>();
     for (const svc of this.services.list()) {
       const view = toServiceView(svc);
@@ -380,6 +387,21 @@ export class Speaker {
     }
     return out;
   }
+}
+
+/** Whether the API server serves discovery.k8s.io/v1 EndpointSlices; asked until it answers. */
+async function servesV1Slices(api: DiscoveryV1Api, log: Logger, signal: AbortSignal): Promise<boolean> {
+  for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 5000)) {
+    try {
+      const res = await api.getAPIResources();
+      return res.resources.some((r) => r.name === 'endpointslices');
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      log.warn({ err: describeApiError(err), retryInMs: wait }, 'cannot reach the API server; retrying');
+      await sleep(wait, signal);
+    }
+  }
+  return false;
 }
 
 function safeUp(ifname: string): boolean {

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import {
   ROOT, apply, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, serviceYaml, startBackend, startController, startSpeaker,
-} from './lab.js';
+} from '../../testkit/lab.js';
 
 // The speakers in `--forward nodeport` mode in front of the real kube-proxy,
 // and what happens to traffic while the API server is gone.

@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, metricOf, serviceYaml,
   startBackend, startController, startSpeaker, type Proc,
-} from './lab.js';
+} from '../../testkit/lab.js';
 
 // The speaker in the lab: three nodes with the real kube-proxy, a client, the
 // real controller assigning addresses. Default timers throughout.

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Test } from 'tap';
-import { eventually, runKubectl } from '../support.js';
+import { eventually, runKubectl } from '../../testkit/support.js';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

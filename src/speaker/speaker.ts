@@ -101,6 +101,8 @@ export class Speaker {
 
   async run(signal: AbortSignal): Promise<void> {
     const { kubeConfig, namespace, log } = this.opts;
+    // Fail at start, before any API call, with a message that names the capability.
+    PacketSocket.open('lo', () => undefined, () => undefined).close();
     const mk = <T extends { metadata?: { name?: string } }>(name: string, path: string, list: () => Promise<{ items: T[] }>) =>
       new ResilientInformer<T & { metadata?: object }>({ name, kubeConfig, path, list: list as never, log });
     this.services = mk<V1Service>('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces());
@@ -129,8 +131,6 @@ export class Speaker {
         for (const st of this.states.values()) if (st.lease.name === lease.metadata?.name) st.wakeAtMs = 0;
       });
     }
-    // Fail at start, with a message that names the capability, rather than at the first takeover.
-    PacketSocket.open('lo', () => undefined, () => undefined).close();
     if (this.opts.forward === 'nodeport') {
       this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }));
       await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN

@@ -136,7 +136,11 @@ export class Speaker {
       await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN
     }
 
-    await Promise.all(informers.map((i) => i.start()));
+    // A SIGTERM while the API server is unreachable must not wait for it to come back.
+    const stopListing = (): void => informers.forEach((i) => void i.stop());
+    signal.addEventListener('abort', stopListing, { once: true });
+    if (!signal.aborted) await Promise.all(informers.map((i) => i.start()));
+    signal.removeEventListener('abort', stopListing);
     if (signal.aborted) return this.shutdown(informers);
     this.applyConfig();
     this.ready = true;

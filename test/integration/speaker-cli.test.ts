@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { CLI } from './harness.js';
+import { CLI, eventually } from './harness.js';
 
 // `barelb speaker` as a user meets it: help, flag errors, and a missing capability.
 function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out: string }> {
@@ -49,4 +50,23 @@ t.test('without CAP_NET_RAW it says so and exits', async (t) => {
   const { code, out } = await cli(['speaker', '--node', 'n1', '--kubeconfig', kubeconfig, '--metrics-addr', ''], ['setpriv', '--bounding-set=-net_raw', '--inh-caps=-net_raw']);
   t.equal(code, 2);
   t.match(out, /CAP_NET_RAW is required/);
+});
+
+t.test('SIGTERM while the API server is unreachable: exits at once with 0', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'barelb-speaker-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
+  const child = spawn(process.execPath, [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfig, '--metrics-addr', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = once(child, 'exit');
+  await eventually('the retry message', 20_000, async () => (/cannot reach the API server; retrying/.test(out) ? true : undefined));
+  t.pass('says it cannot reach the API server and retries');
+  const start = Date.now();
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number];
+  t.equal(code, 0, 'exit code 0');
+  t.ok(Date.now() - start < 3000, `exited ${Date.now() - start} ms after SIGTERM`);
 });

@@ -5,7 +5,8 @@
  * PID in teardown, also on failure.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +15,7 @@ import { promisify } from 'node:util';
 export interface Teardown {
   teardown(fn: () => unknown): void;
 }
-import { eventually, runKubectl } from './support.js';
+import { eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
 
 const run = promisify(execFile);
 /** The repository root, from the source file or its compiled copy under dist/. */
@@ -109,9 +110,9 @@ export function startIn(t: Teardown, ns: string, cmd: string, args: string[], la
   return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
 }
 
-/** `barelb speaker` on a lab node. */
-export function startSpeaker(t: Teardown, node: string, extra: string[] = []): Proc {
-  return startIn(t, lab.nodeNs(node), process.execPath, [CLI, 'speaker', '--node', node, '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra], `speaker-${node}`);
+/** `barelb speaker` on a lab node, as the manifests' speaker ServiceAccount once `speakerKubeconfig()` has run. */
+export function startSpeaker(t: Teardown, node: string, extra: string[] = [], kubeconfig = lab.kubeconfig): Proc {
+  return startIn(t, lab.nodeNs(node), process.execPath, [CLI, 'speaker', '--node', node, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra], `speaker-${node}`);
 }
 
 /** `barelb controller` here, in the control-plane namespace. */
@@ -209,4 +210,19 @@ export async function metricOf(node: string, name: string): Promise<number> {
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
+}
+
+let speakerConfig: Promise<string> | undefined;
+
+/**
+ * A kubeconfig for the speakers with exactly the RBAC of manifests/speaker-rbac.yaml
+ * (applied to barelb-system here), so the e2e runs prove those permissions suffice.
+ */
+export function speakerKubeconfig(): Promise<string> {
+  speakerConfig ??= (async () => {
+    await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+    await kubectl(['apply', '-n', 'barelb-system', '-f', path.join(ROOT, 'manifests/speaker-rbac.yaml')]);
+    return serviceAccountKubeconfig(kubectl, mkdtempSync(path.join(os.tmpdir(), 'barelb-e2e-')), 'barelb-system', 'barelb-speaker');
+  })();
+  return speakerConfig;
 }

@@ -1,6 +1,8 @@
 /** Helpers shared by the integration and e2e suites. */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** Polls `check` until it returns a value other than undefined, or fails after `ms`. */
 export async function eventually<T>(what: string, ms: number, check: () => Promise<T | undefined>, pauseMs = 150): Promise<T> {
@@ -29,4 +31,41 @@ export async function runKubectl(kubeconfig: string, args: string[], input?: str
   const [code] = (await once(child, 'close')) as [number];
   if (code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${code}): ${err.split('\n').filter((l) => !l.startsWith('Warning:')).join('\n')}`);
   return out;
+}
+
+/**
+ * A kubeconfig that authenticates as a ServiceAccount, with the token its
+ * token controller put in a Secret: runs a program with exactly the RBAC a
+ * manifest grants. Written to `dir`; returns its path.
+ */
+export async function serviceAccountKubeconfig(
+  kubectl: (args: string[]) => Promise<string>,
+  dir: string,
+  namespace: string,
+  serviceAccount: string,
+): Promise<string> {
+  const token = await eventually(`a token for ${namespace}/${serviceAccount}`, 30_000, async () => {
+    const secrets = JSON.parse(await kubectl(['get', 'secrets', '-n', namespace, '-o', 'json'])) as {
+      items: { type: string; metadata: { annotations?: Record<string, string> }; data?: { token?: string } }[];
+    };
+    const s = secrets.items.find(
+      (i) => i.type === 'kubernetes.io/service-account-token' && i.metadata.annotations?.['kubernetes.io/service-account.name'] === serviceAccount,
+    );
+    return s?.data?.token ? Buffer.from(s.data.token, 'base64').toString() : undefined;
+  });
+  const view = JSON.parse(await kubectl(['config', 'view', '--minify', '-o', 'json'])) as { clusters: { cluster: { server: string } }[] };
+  const file = path.join(dir, `${serviceAccount}.kubeconfig`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: view.clusters[0]?.cluster.server, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: serviceAccount, user: { token } }],
+      contexts: [{ name: 'c', context: { cluster: 'c', user: serviceAccount } }],
+      'current-context': 'c',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
 }

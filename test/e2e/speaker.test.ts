@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, metricOf, serviceYaml,
-  startBackend, startController, startSpeaker, type Proc,
+  speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
 // The speaker in the lab: three nodes with the real kube-proxy, a client, the
@@ -11,6 +11,7 @@ const POOL = 'pools:\n  - name: lan\n    addresses: [198.51.100.200-198.51.100.2
 const speakers = new Map<string, Proc>();
 // Speakers restarted inside a subtest must outlive it: their teardown belongs to the file.
 const file = t;
+let saConfig: string;
 
 async function neighbourMac(ip: string): Promise<string | undefined> {
   const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);
@@ -44,9 +45,11 @@ t.before(async () => {
   await kubectl(['create', 'namespace', NS]);
   await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
   startController(t);
+  // The speakers run with exactly the permissions manifests/speaker-rbac.yaml grants.
+  saConfig = await speakerKubeconfig();
   for (const n of lab.nodes) {
     startBackend(t, n, 8080, `backend-${n}`);
-    speakers.set(n, startSpeaker(t, n));
+    speakers.set(n, startSpeaker(t, n, [], saConfig));
   }
   // All speakers in the race before the first address exists, so the ranking decides who announces.
   for (const n of lab.nodes) await speakerReady(n);
@@ -102,7 +105,7 @@ t.test('kill -9 of the holder: another node serves within 6 s and gratuitous ARP
   const next = await settledHolder(ip);
   t.not(next, holder, `now held by ${next}`);
   t.equal(await neighbourMac(ip), await macOf(next), 'the client learned the new MAC from gratuitous ARP');
-  speakers.set(holder, startSpeaker(file, holder));
+  speakers.set(holder, startSpeaker(file, holder, [], saConfig));
   await speakerReady(holder);
 });
 
@@ -115,7 +118,7 @@ t.test('SIGTERM of the holder: the IP moves in under 1 s', async (t) => {
   t.comment(`planned move after SIGTERM: ${ms} ms`);
   t.ok(ms < 1000, `traffic resumed from another node in ${ms} ms (bound 1000)`);
   t.not(await settledHolder(ip), holder);
-  speakers.set(holder, startSpeaker(file, holder));
+  speakers.set(holder, startSpeaker(file, holder, [], saConfig));
   await speakerReady(holder);
 });
 
@@ -138,6 +141,12 @@ t.test('externalTrafficPolicy Local: only a node with a ready endpoint announces
     return a?.node === second ? a : undefined;
   });
   t.equal(after.node, second);
+});
+
+t.test('the speakers needed no permission beyond manifests/speaker-rbac.yaml', async (t) => {
+  for (const [node, p] of speakers) t.notMatch(p.output(), /HTTP 403|forbidden/i, `no forbidden request from ${node}`);
+  const events = await kubectl(['get', 'events', '-n', NS, '--field-selector', 'reason=AnnouncingIP', '-o', 'name']);
+  t.ok(events.trim().length > 0, 'AnnouncingIP Events were written');
 });
 
 t.test('malformed and foreign ARP frames change nothing and are counted', async (t) => {

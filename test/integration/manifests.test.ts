@@ -1,46 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import {
   ROOT, createServices, eventually, getService, ingressIps, kubeconfigPath, kubectl, namespaces, startController, uniqueName,
 } from './harness.js';
+import { serviceAccountKubeconfig } from '../../testkit/support.js';
 
 // The install manifests against the real API server: they validate, and the
 // controller does its whole job with exactly the RBAC they grant.
 const manifests = path.join(ROOT, 'manifests');
 const ns = uniqueName('manifests');
 
-async function serviceAccountKubeconfig(dir: string, namespace: string, sa: string): Promise<string> {
-  const token = await eventually(`a token for ${namespace}/${sa}`, 30_000, async () => {
-    const secrets = JSON.parse(await kubectl(['get', 'secrets', '-n', namespace, '-o', 'json'])) as {
-      items: { type: string; metadata: { annotations?: Record<string, string> }; data?: { token?: string } }[];
-    };
-    const s = secrets.items.find((i) => i.type === 'kubernetes.io/service-account-token' && i.metadata.annotations?.['kubernetes.io/service-account.name'] === sa);
-    return s?.data?.token ? Buffer.from(s.data.token, 'base64').toString() : undefined;
-  });
-  const server = JSON.parse(await kubectl(['config', 'view', '--minify', '-o', 'json'])) as { clusters: { cluster: { server: string } }[] };
-  const file = path.join(dir, `${sa}.kubeconfig`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: server.clusters[0]?.cluster.server, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: sa, user: { token } }],
-      contexts: [{ name: 'c', context: { cluster: 'c', user: sa } }],
-      'current-context': 'c',
-    }),
-    { mode: 0o600 },
-  );
-  return file;
-}
-
 t.test('kubectl apply --dry-run=server -k manifests/ passes', async (t) => {
   // A server-side dry run cannot create the namespace it then puts objects in.
   await kubectl(['apply', '-f', path.join(manifests, 'namespace.yaml')]);
   const out = await kubectl(['apply', '--dry-run=server', '-k', manifests]);
-  for (const kind of ['namespace/barelb-system', 'serviceaccount/barelb-controller', 'clusterrole.rbac.authorization.k8s.io/barelb-controller', 'deployment.apps/barelb-controller', 'configmap/barelb-config']) {
+  for (const kind of [
+    'namespace/barelb-system', 'serviceaccount/barelb-controller', 'clusterrole.rbac.authorization.k8s.io/barelb-controller', 'deployment.apps/barelb-controller',
+    'serviceaccount/barelb-speaker', 'clusterrole.rbac.authorization.k8s.io/barelb-speaker', 'role.rbac.authorization.k8s.io/barelb-speaker', 'daemonset.apps/barelb-speaker',
+    'configmap/barelb-config',
+  ]) {
     t.match(out, kind, `${kind} accepted`);
   }
 });
@@ -53,7 +33,7 @@ t.test('the controller works with the manifests RBAC, and a missing permission s
     await kubectl(['delete', '-k', manifests, '--wait=true', '--timeout=120s', '--ignore-not-found']).catch(() => undefined);
   });
   await namespaces(t, ns);
-  const kubeconfig = await serviceAccountKubeconfig(dir, 'barelb-system', 'barelb-controller');
+  const kubeconfig = await serviceAccountKubeconfig(kubectl, dir, 'barelb-system', 'barelb-controller');
   t.not(kubeconfig, kubeconfigPath());
 
   const ctl = await startController(t, ['--kubeconfig', kubeconfig, '--lease-name', uniqueName('lease')]);

@@ -14,8 +14,6 @@ export interface ElectionTimers {
   readonly retryPeriodMs: number;
 }
 
-export const DEFAULT_CONTROLLER_TIMERS: ElectionTimers = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
-
 /** Runs while this process leads; must stop when `signal` aborts. */
 export type LeadingWork = (signal: AbortSignal) => Promise<void>;
 

@@ -15,12 +15,6 @@ export function isNotFound(err: unknown): boolean {
   return statusCodeOf(err) === 404;
 }
 
-export function isAbort(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: unknown; type?: unknown; message?: unknown };
-  return e.name === 'AbortError' || e.type === 'aborted' || (typeof e.message === 'string' && e.message.includes('aborted'));
-}
-
 /** One line for a log: status and the API server's message, without the response dump. */
 export function describeApiError(err: unknown): string {
   const code = statusCodeOf(err);

@@ -54,10 +54,6 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.handlers[event].push(handler);
   }
 
-  get synced(): boolean {
-    return this.listedOnce;
-  }
-
   /** True while the last list or watch succeeded: the API server is reachable and we are up to date. */
   get connected(): boolean {
     return this.healthy && !this.stopped;

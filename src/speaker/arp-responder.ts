@@ -48,10 +48,6 @@ export class ArpResponder {
     }
   }
 
-  get announcing(): ReadonlySet<string> {
-    return this.held;
-  }
-
   announce(ip: string): void {
     if (this.held.has(ip)) return;
     this.held.add(ip);

@@ -11,9 +11,8 @@ import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
 import { loadConfig } from './config-loader.js';
 import { outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
-import { handles, readRequest } from './service-request.js';
+import { handles, readRequest, shownAddresses } from './service-request.js';
 import { WorkQueue } from './work-queue.js';
-import { IpAddress } from '../net/ip.js';
 
 export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
@@ -130,8 +129,7 @@ export class Controller {
       .sort((a, b) => a.createdMs - b.createdMs || a.key.localeCompare(b.key));
     let learned = 0;
     for (const v of views) {
-      const ips = v.ingressIps.map((s) => IpAddress.tryParse(s)).filter((ip): ip is IpAddress => ip !== undefined);
-      const r = this.alloc.adopt(readRequest(v).request, ips);
+      const r = this.alloc.adopt(readRequest(v).request, shownAddresses(v));
       if (r.ok) learned++;
       else this.log.warn({ service: v.key, err: r.error.message }, 'address shown in status is held by an older Service');
     }

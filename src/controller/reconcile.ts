@@ -1,9 +1,9 @@
 import type { Allocator, Assignment } from '../ipam/allocator.js';
 import type { AllocationError } from '../ipam/errors.js';
 import type { ServiceView } from '../k8s/service-view.js';
-import { IpAddress } from '../net/ip.js';
+import { canonicalIp, type IpAddress } from '../net/ip.js';
 import { ANNOTATION } from './annotations.js';
-import { handles, readRequest } from './service-request.js';
+import { handles, readRequest, shownAddresses } from './service-request.js';
 
 export interface ServiceEvent {
   readonly type: 'Normal' | 'Warning';
@@ -67,8 +67,7 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   if (!current && view.ingressIps.length > 0) {
     // The cluster says it has addresses we don't know of (written before we
     // started, or by a previous leader): keep them if nobody else may claim them.
-    const ips = view.ingressIps.map((s) => IpAddress.tryParse(s)).filter((ip): ip is IpAddress => ip !== undefined);
-    const adopted = alloc.adopt(request, ips);
+    const adopted = alloc.adopt(request, shownAddresses(view));
     if (adopted.ok) {
       current = adopted.assignment;
       if (current.pool === undefined) {
@@ -141,7 +140,7 @@ function orderIps(ips: readonly IpAddress[], families: readonly string[]): strin
 }
 
 function canonical(ip: string): string {
-  return IpAddress.tryParse(ip)?.toString() ?? ip;
+  return canonicalIp(ip) ?? ip;
 }
 
 function describe(a: Assignment): string {

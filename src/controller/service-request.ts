@@ -20,6 +20,11 @@ export interface ReadRequest {
   readonly error: InvalidRequestError | undefined;
 }
 
+/** The addresses status.loadBalancer.ingress shows, those that parse. */
+export function shownAddresses(view: ServiceView): IpAddress[] {
+  return view.ingressIps.map((s) => IpAddress.tryParse(s)).filter((ip): ip is IpAddress => ip !== undefined);
+}
+
 /** Reads what a Service asks for from its spec and annotations. Never throws. */
 export function readRequest(view: ServiceView): ReadRequest {
   let error: InvalidRequestError | undefined;

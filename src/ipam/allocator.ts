@@ -83,10 +83,7 @@ export class Allocator {
       if (pool) pool.take(h.ip);
       else for (const key of h.users.keys()) uncovered.add(key);
     }
-    for (const [key, a] of this.assignments) {
-      const names = new Set(a.ips.map((ip) => this.holdings.get(idOf(ip))?.pool));
-      this.assignments.set(key, { ips: a.ips, pool: names.size === 1 ? [...names][0] : undefined });
-    }
+    for (const [key, a] of this.assignments) this.assignments.set(key, { ips: a.ips, pool: this.poolOfHeld(a.ips) });
     return [...uncovered].sort();
   }
 
@@ -194,8 +191,7 @@ export class Allocator {
       }
       h.users.set(req.key, [...req.ports]);
     }
-    const names = new Set(ips.map((ip) => this.holdings.get(idOf(ip))?.pool));
-    const a: Assignment = { ips: [...ips], pool: names.size === 1 ? [...names][0] : undefined };
+    const a: Assignment = { ips: [...ips], pool: this.poolOfHeld(ips) };
     this.assignments.set(req.key, a);
     return a;
   }
@@ -307,6 +303,12 @@ export class Allocator {
       if (overlap.length > 0) return new IpInUseError(ip.toString(), [other], `both use ${overlap.join(', ')}`);
     }
     return undefined;
+  }
+
+  /** The one pool all these held addresses are in, else undefined (outside pools, or split). */
+  private poolOfHeld(ips: readonly IpAddress[]): string | undefined {
+    const names = new Set(ips.map((ip) => this.holdings.get(idOf(ip))?.pool));
+    return names.size === 1 ? [...names][0] : undefined;
   }
 
   private poolContaining(ip: IpAddress): AddressPool | undefined {

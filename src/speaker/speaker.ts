@@ -82,6 +82,8 @@ export class Speaker {
   private forwarder: NodePortForwarder | undefined;
   /** Set by every informer event; the next tick re-reads what changed. */
   private dirty = true;
+  /** The nftables rules (nodeport mode) may no longer match what is announced. */
+  private forwardsStale = true;
   private wanted = new Map<string, (IpUser & { view: ServiceView })[]>();
   private nodeFacts: NodeFacts[] = [];
   private osInterfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {};
@@ -198,6 +200,7 @@ export class Speaker {
     const now = performance.now();
     if (this.dirty) {
       this.dirty = false;
+      this.forwardsStale = true;
       this.applyConfig();
       this.wanted = this.wantedIps();
       this.nodeFacts = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
@@ -256,8 +259,11 @@ export class Speaker {
     }
     this.opts.metrics.leasesHeld.set(held);
     this.opts.metrics.announcing.set(announced);
-    // Logged inside; the next tick tries again.
-    if (this.forwarder) this.forwarder.apply(this.forwards(wanted)).catch(() => undefined);
+    // Only when what is announced, or the Services behind it, changed; a failure (logged inside) retries next tick.
+    if (this.forwarder && this.forwardsStale) {
+      this.forwardsStale = false;
+      this.forwarder.apply(this.forwards(wanted)).catch(() => (this.forwardsStale = true));
+    }
   }
 
   /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each. */
@@ -358,6 +364,7 @@ export class Speaker {
     responder.announce(st.ip);
     st.responder = responder;
     st.announced = true;
+    this.forwardsStale = true;
     this.log.info({ ip: st.ip, interface: ifname }, 'announcing');
     for (const u of users) {
       this.events.record(
@@ -371,6 +378,7 @@ export class Speaker {
     if (!st.announced) return;
     st.responder?.withdraw(st.ip);
     st.announced = false;
+    this.forwardsStale = true;
     this.log.info({ ip: st.ip }, 'stopped announcing');
   }
 

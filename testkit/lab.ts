@@ -73,8 +73,8 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Where process output is kept after the lab is gone (.lab/e2e-logs), for a look after a failure. */
-export const LOG_DIR = path.join(ROOT, '.lab', 'e2e-logs');
+/** Where the output of processes the tests start is kept (.lab/test-logs), for a look after a failure. */
+export const LOG_DIR = path.join(ROOT, '.lab', 'test-logs');
 let logSeq = 0;
 
 function capture(child: ChildProcess, label: string): () => string {
@@ -91,9 +91,9 @@ function capture(child: ChildProcess, label: string): () => string {
   return () => out;
 }
 
-/** Starts a long-running process; killed by PID in teardown. */
-function startTracked(t: Teardown, cmd: string, args: string[], label: string): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts a long-running process; killed by PID in teardown. Used by the integration suite too. */
+export function startTracked(t: Teardown, cmd: string, args: string[], label: string, env?: Record<string, string>): Proc {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const output = capture(child, label);
   const exited = once(child, 'exit');
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {

@@ -4,7 +4,7 @@
  * the real `barelb` CLI run as a child process. Everything a test starts it
  * stops by PID in teardown, also on failure.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Test } from 'tap';
+import { startTracked } from '../../testkit/lab.js';
 import { eventually, runKubectl } from '../../testkit/support.js';
 
 const run = promisify(execFile);
@@ -139,27 +140,20 @@ export interface RunningController {
 /** Starts `barelb controller` against the test control plane; stopped by PID in teardown. */
 export async function startController(t: Test, args: string[], opts: { env?: Record<string, string> } = {}): Promise<RunningController> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'controller', '--kubeconfig', kubeconfigPath(), '--metrics-addr', `127.0.0.1:${port}`, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...opts.env },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = once(child, 'exit');
-  const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    await exited;
-  };
-  t.teardown(() => kill('SIGKILL'));
+  const { child, output, kill } = startTracked(
+    t,
+    process.execPath,
+    [CLI, 'controller', '--kubeconfig', kubeconfigPath(), '--metrics-addr', `127.0.0.1:${port}`, ...args],
+    'controller',
+    opts.env,
+  );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const handle: RunningController = {
     child,
     metricsUrl,
-    logs: () => out,
+    logs: output,
     logLines: () =>
-      out.split('\n').flatMap((l) => {
+      output().split('\n').flatMap((l) => {
         try {
           return [JSON.parse(l) as Record<string, unknown>];
         } catch {
@@ -174,7 +168,7 @@ export async function startController(t: Test, args: string[], opts: { env?: Rec
     },
   };
   await eventually('controller to serve /healthz', 15_000, async () => {
-    if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${out}`);
+    if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${output()}`);
     const r = await fetch(`http://127.0.0.1:${port}/healthz`);
     return r.ok ? true : undefined;
   });

@@ -8,6 +8,13 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // Kubernetes label key: optional DNS-subdomain prefix, then a name of up to 63 characters.
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+/** A ConfigMap holds at most 1 MiB; past that the text cannot have come from one. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/**
+ * Address entries across all pools. Overlap checks compare entries pairwise, so
+ * without a bound a 1 MiB list of single addresses takes many seconds to check.
+ */
+export const MAX_ADDRESS_ENTRIES = 4096;
 
 /**
  * Parses the `config.yaml` of the barelb ConfigMap. The one parser every
@@ -15,11 +22,20 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
  * just the first, so one edit can fix them all.
  */
 export function parseConfig(text: string): BarelbConfig {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CONFIG_BYTES) {
+    throw new InvalidConfigError([
+      { path: '', pool: undefined, value: undefined, message: `is ${bytes} bytes, more than a ConfigMap holds (${MAX_CONFIG_BYTES}): list ranges, not single addresses` },
+    ]);
+  }
   let doc: unknown;
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    const reason = err instanceof yaml.YAMLException ? err.message.split('\n')[0] : String(err);
+    let reason = err instanceof yaml.YAMLException ? (err.message.split('\n')[0] ?? '') : String(err);
+    // js-yaml can report a negative column (duplicated keys in flow mappings); the line is still right.
+    reason = reason.replace(/\((\d+):-\d+\)$/, '(line $1)');
+    if (reason.startsWith('expected a single document')) reason += ': the config is one document; remove the "---" or "..." lines';
     throw new InvalidConfigError([{ path: '', pool: undefined, value: undefined, message: `not valid YAML: ${reason}` }]);
   }
   const r = new Reader();
@@ -31,6 +47,7 @@ export function parseConfig(text: string): BarelbConfig {
 class Reader {
   readonly problems: ConfigProblem[] = [];
   private pool: string | undefined;
+  private addressEntries = 0;
 
   problem(path: string, value: unknown, message: string): void {
     this.problems.push({ path, pool: this.pool, value, message });
@@ -93,6 +110,15 @@ class Reader {
     if (!list) return undefined;
     if (list.length === 0) {
       this.problem(path, v, 'is empty: list at least one CIDR or first-last range');
+      return undefined;
+    }
+    this.addressEntries += list.length;
+    if (this.addressEntries > MAX_ADDRESS_ENTRIES) {
+      this.problem(
+        path,
+        `<${list.length} entries>`,
+        `brings the config to ${this.addressEntries} address entries, more than ${MAX_ADDRESS_ENTRIES}: merge neighbouring addresses into CIDRs or first-last ranges`,
+      );
       return undefined;
     }
     const ranges: IpRange[] = [];
@@ -227,7 +253,7 @@ class Reader {
       for (const k of Object.keys(m)) {
         if (!allowed.includes(k)) {
           const hint = allowed.find((a) => a.toLowerCase() === k.toLowerCase().replace(/[-_]/g, ''));
-          this.problem(path ? `${path}.${k}` : k, m[k], `unknown key${hint ? `; did you mean "${hint}"?` : ` (known: ${allowed.join(', ')})`}`);
+          this.problem(keyPath(path, k), m[k], `unknown key${hint ? `; did you mean "${hint}"?` : ` (known: ${allowed.join(', ')})`}`);
         }
       }
     }
@@ -254,16 +280,22 @@ class Reader {
   private stringList(path: string, v: unknown, pattern: RegExp, what: string): string[] {
     if (v === undefined || v === null) return [];
     const list = this.list(path, v);
-    const out: string[] = [];
+    const out = new Set<string>();
     list?.forEach((item, i) => {
       if (typeof item !== 'string' || !pattern.test(item)) {
         this.problem(`${path}[${i}]`, item, `${show(item)} is not ${what}`);
-      } else if (!out.includes(item)) {
-        out.push(item);
+      } else {
+        out.add(item);
       }
     });
-    return out;
+    return [...out];
   }
+}
+
+/** `path.key`, or `path["key"]` (shortened) when the key is empty, long or has odd characters, so the path still reads as one. */
+function keyPath(path: string, key: string): string {
+  if (/^[A-Za-z0-9_][-A-Za-z0-9_./]{0,99}$/.test(key)) return path ? `${path}.${key}` : key;
+  return `${path}[${show(key)}]`;
 }
 
 function describe(v: unknown): string {

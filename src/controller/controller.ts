@@ -10,7 +10,7 @@ import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
 import { loadConfig } from './config-loader.js';
-import { outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
+import { WarningMemory, outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
 import { handles, readRequest, shownAddresses } from './service-request.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -37,6 +37,7 @@ export class Controller {
   private readonly queue = new WorkQueue();
   private readonly pending = new Set<string>();
   private readonly retries = new Map<string, Backoff>();
+  private readonly warned = new WarningMemory();
   private readonly events: EventRecorder;
   private readonly log: Logger;
   private services!: ResilientInformer<V1Service>;
@@ -205,7 +206,8 @@ export class Controller {
   private async reconcile(key: string): Promise<void> {
     const view = this.viewOf(key);
     const outcome = reconcileService(this.alloc, key, view, this.opts.lbClass);
-    if (view) this.emit(view, outcome.events);
+    if (view) this.emit(view, this.warned.filter(key, view.uid, outcome.events, Date.now()));
+    else this.warned.forget(key);
     const { metrics } = this.opts;
 
     if (outcome.failure) {

@@ -101,6 +101,38 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   return { ...finish(view, undefined, events, result.error, false), failure: result.error };
 }
 
+/**
+ * The Warnings last recorded for each Service, so that a retry reaching the same
+ * verdict writes nothing. Waiting Services are retried whenever any address
+ * frees; with a thousand of them waiting for one address, every release would
+ * otherwise write a thousand Event updates. A verdict is repeated once the quiet
+ * period has passed, so the Event stays current.
+ */
+export class WarningMemory {
+  private readonly last = new Map<string, { text: string; atMs: number }>();
+
+  constructor(private readonly quietMs = 10 * 60_000) {}
+
+  /** The events to record now for the Service `key` (object `uid`: a Service made anew is told again). Normal events always pass. */
+  filter(key: string, uid: string, events: readonly ServiceEvent[], nowMs: number): readonly ServiceEvent[] {
+    const warnings = events.filter((e) => e.type === 'Warning');
+    if (warnings.length === 0) {
+      this.last.delete(key);
+      return events;
+    }
+    const text = [uid, ...warnings.map((e) => `${e.reason}\u0000${e.message}`)].join('\u0000');
+    const seen = this.last.get(key);
+    if (seen && seen.text === text && nowMs - seen.atMs < this.quietMs) return events.filter((e) => e.type !== 'Warning');
+    this.last.set(key, { text, atMs: nowMs });
+    return events;
+  }
+
+  /** The Service is gone. */
+  forget(key: string): void {
+    this.last.delete(key);
+  }
+}
+
 /** Events for Services whose addresses a new config no longer covers. */
 export function outsidePoolsEvent(a: Assignment): ServiceEvent {
   return { type: 'Warning', reason: REASON.outsidePools, message: outsideMessage(a) };

@@ -34,13 +34,13 @@ export function readRequest(view: ServiceView): ReadRequest {
 
   let pool = view.annotations[ANNOTATION.addressPool]?.trim();
   if (pool !== undefined && !DNS_LABEL.test(pool)) {
-    note(new InvalidRequestError(`annotation ${ANNOTATION.addressPool}`, pool, 'is not a pool name (a DNS label)'));
+    note(new InvalidRequestError(`annotation ${ANNOTATION.addressPool}`, clip(pool), 'is not a pool name (a DNS label)'));
     pool = undefined;
   }
 
   let sharingKey = view.annotations[ANNOTATION.allowSharedIp]?.trim();
   if (sharingKey !== undefined && !SHARING_KEY.test(sharingKey)) {
-    note(new InvalidRequestError(`annotation ${ANNOTATION.allowSharedIp}`, sharingKey, 'must be letters, digits, "-", "_", "." or "/", at most 253'));
+    note(new InvalidRequestError(`annotation ${ANNOTATION.allowSharedIp}`, clip(sharingKey), 'must be letters, digits, "-", "_", "." or "/", at most 253'));
     sharingKey = undefined;
   }
 
@@ -51,13 +51,13 @@ export function readRequest(view: ServiceView): ReadRequest {
   const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = parts.find((p) => IpAddress.tryParse(p) === undefined);
   if (bad !== undefined) {
-    note(new InvalidRequestError(field, text, `"${bad}" is not an IP address`));
+    note(new InvalidRequestError(field, clip(text), `${JSON.stringify(clip(bad))} is not an IP address`));
   } else if (parts.length > 2) {
-    note(new InvalidRequestError(field, text, 'at most one IPv4 and one IPv6 address'));
+    note(new InvalidRequestError(field, clip(text), 'at most one IPv4 and one IPv6 address'));
   } else {
     const ips = parts.map((p) => IpAddress.parse(p));
     if (ips.length === 2 && ips[0]?.family === ips[1]?.family) {
-      note(new InvalidRequestError(field, text, 'at most one address per IP family'));
+      note(new InvalidRequestError(field, clip(text), 'at most one address per IP family'));
     } else {
       requestedIps.push(...ips);
     }
@@ -65,7 +65,7 @@ export function readRequest(view: ServiceView): ReadRequest {
   if (annotated !== undefined && view.loadBalancerIP && requestedIps.length > 0) {
     const specIp = IpAddress.tryParse(view.loadBalancerIP);
     if (!specIp || !requestedIps.some((ip) => ip.equals(specIp))) {
-      note(new InvalidRequestError('spec.loadBalancerIP', view.loadBalancerIP, `contradicts ${ANNOTATION.loadBalancerIPs} "${annotated}"`));
+      note(new InvalidRequestError('spec.loadBalancerIP', clip(view.loadBalancerIP), `contradicts ${ANNOTATION.loadBalancerIPs} ${JSON.stringify(clip(annotated))}`));
     }
   }
 
@@ -88,4 +88,12 @@ export function readRequest(view: ServiceView): ReadRequest {
     },
     error,
   };
+}
+
+/**
+ * A user's value as an error shows it. Events hold 1,024 characters and the
+ * value comes before the reason, so a huge annotation would push the reason out.
+ */
+function clip(value: string): string {
+  return value.length <= 100 ? value : `${value.slice(0, 60)}... (${value.length} characters)`;
 }

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
-import { reconcileService, REASON } from '../../src/controller/reconcile.js';
+import { reconcileService, REASON, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import { pool, view } from '../fixtures.js';
 
@@ -104,4 +104,46 @@ t.test('dual-stack: primary family first in status', async (t) => {
   t.same(o.status, ['2001:db8::10', '198.51.100.10']);
   const single = reconcileService(alloc, 'default/s', view('s', { ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }), CLASS);
   t.same(single.status, ['2001:db8::11']);
+});
+
+t.test('WarningMemory: a retry with the same verdict writes no Event; a new verdict, a new object or the quiet period passing does', async (t) => {
+  const m = new WarningMemory(1000);
+  const taken: ServiceEvent = { type: 'Warning', reason: REASON.failed, message: 'requested address 198.51.100.7 is already used by default/a' };
+  const otherHolder: ServiceEvent = { ...taken, message: 'requested address 198.51.100.7 is already used by default/b' };
+  const assigned: ServiceEvent = { type: 'Normal', reason: REASON.assigned, message: 'Assigned 198.51.100.7' };
+  t.same(m.filter('ns/s', 'u1', [taken], 0), [taken], 'first time: recorded');
+  t.same(m.filter('ns/s', 'u1', [taken], 999), [], 'same verdict within the quiet period: nothing');
+  t.same(m.filter('ns/other', 'u9', [taken], 999), [taken], 'per Service');
+  t.same(m.filter('ns/s', 'u1', [otherHolder], 999), [otherHolder], 'a new holder is news');
+  t.same(m.filter('ns/s', 'u1', [otherHolder], 1998), [], 'quiet again');
+  t.same(m.filter('ns/s', 'u1', [otherHolder], 1999), [otherHolder], 'repeated once the quiet period has passed');
+  t.same(m.filter('ns/s', 'u2', [otherHolder], 2000), [otherHolder], 'a Service made anew under the same name is told');
+  t.same(m.filter('ns/s', 'u2', [assigned], 2001), [assigned], 'Normal events always pass, and end the verdict');
+  t.same(m.filter('ns/s', 'u2', [otherHolder], 2002), [otherHolder], 'so the same Warning later is recorded again');
+  m.forget('ns/s');
+  t.same(m.filter('ns/s', 'u2', [otherHolder], 2003), [otherHolder], 'forget: recorded again');
+  t.same(m.filter('ns/s', 'u2', [otherHolder, assigned], 2004), [assigned], 'a repeated Warning is dropped, the Normal event beside it kept');
+});
+
+t.test('a thousand Services wanting one address: one gets it, the rest name the holder once each, retries stay quiet', async (t) => {
+  const alloc = new Allocator([pool('lan', ['198.51.100.0/24'])]);
+  const memory = new WarningMemory();
+  const want = { annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.7' } };
+  const written: ServiceEvent[] = [];
+  const round = (now: number): void => {
+    for (let i = 0; i < 1000; i++) {
+      const key = `default/s${i}`;
+      const current = alloc.assignmentOf(key);
+      const o = reconcileService(alloc, key, view(`s${i}`, { ...want, ingressIps: current ? current.ips.map(String) : [] }), CLASS);
+      written.push(...memory.filter(key, `uid-s${i}`, o.events, now));
+    }
+  };
+  round(0);
+  t.equal(alloc.assignmentOf('default/s0')?.ips.map(String)[0], '198.51.100.7', 'the first one holds it');
+  t.equal(written.filter((e) => e.type === 'Warning').length, 999, 'one Warning per refused Service');
+  t.ok(written.filter((e) => e.type === 'Warning').every((e) => e.message.includes('already used by default/s0: ')), 'each names the holder');
+  written.length = 0;
+  round(1000);
+  round(2000);
+  t.same(written, [], 'retries with the same verdict write nothing');
 });

@@ -39,3 +39,20 @@ t.test('readRequest: what a Service asks for', async (t) => {
     else t.equal(error, undefined, `${row.name}: no error`);
   }
 });
+
+t.test('readRequest: huge or binary values are shortened in the error, so the reason survives the 1,024-character Event limit', async (t) => {
+  const huge = 'k'.repeat(200_000);
+  const rows: [what: string, annotations: Record<string, string>, loadBalancerIP: string | undefined, reason: RegExp][] = [
+    ['huge sharing key', { 'barelb.io/allow-shared-ip': huge }, undefined, /^annotation barelb\.io\/allow-shared-ip "k{60}\.\.\. \(200000 characters\)": must be letters/],
+    ['huge pool name', { 'barelb.io/address-pool': huge }, undefined, /^annotation barelb\.io\/address-pool "k{60}\.\.\. \(200000 characters\)": is not a pool name/],
+    ['huge address list', { 'barelb.io/loadBalancerIPs': `${'1.'.repeat(100_000)}1` }, undefined, /^annotation barelb\.io\/loadBalancerIPs "(1\.){30}\.\.\. \(200001 characters\)": "(1\.){30}\.\.\. \(200001 characters\)" is not an IP address$/],
+    ['huge spec.loadBalancerIP', {}, huge, /^spec\.loadBalancerIP "k{60}\.\.\. \(200000 characters\)": "k{60}.*" is not an IP address$/],
+    ['control characters are escaped', { 'barelb.io/loadBalancerIPs': '198.51.100.1\u0007\u001b[31m' }, undefined, /"198\.51\.100\.1\\u0007\\u001b\[31m" is not an IP address$/],
+    ['huge contradicting annotation', { 'barelb.io/loadBalancerIPs': `198.51.100.7,${' '.repeat(300)}` }, '198.51.100.8', /contradicts barelb\.io\/loadBalancerIPs "198\.51\.100\.7, {47}\.\.\. \(313 characters\)"$/],
+  ];
+  for (const [what, annotations, loadBalancerIP, reason] of rows) {
+    const { error } = readRequest(view('s', { annotations, loadBalancerIP }));
+    t.match(error?.message, reason, what);
+    t.ok((error?.message.length ?? Infinity) < 400, `${what}: ${error?.message.length} characters`);
+  }
+});

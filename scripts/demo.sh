@@ -1,73 +1,54 @@
 #!/usr/bin/env bash
-# One command from a fresh machine to a working barelb controller:
-# installs what is needed, builds, starts a real control plane, runs the
-# controller, writes a pool, creates a LoadBalancer Service and shows its
-# EXTERNAL-IP. Stays up until Ctrl-C, then cleans up everything it started.
+# One command from a fresh Debian 12 machine to barelb answering for a LoadBalancer
+# Service: installs what is needed, builds barelb (and, on the first run, Kubernetes),
+# builds the lab (scripts/lab.sh: control plane, three nodes with kube-proxy, a client,
+# in network namespaces), then runs testkit/demo.ts in it: the controller and a speaker
+# per node under their own ServiceAccounts, the example pool, a Service, a request
+# through its EXTERNAL-IP. Stays up until Ctrl-C; then stops everything and removes the lab.
 #
 #   bash scripts/demo.sh            interactive
-#   bash scripts/demo.sh --once     exit (and clean up) as soon as the Service has its address
+#   bash scripts/demo.sh --once     exit after the first successful request (0), or fail (1); cleans up either way
 source "$(dirname "$0")/lib.sh"
 
-once=0
-[[ ${1:-} == --once ]] && once=1
-
-cd "$BARELB_ROOT"
-LOG_DIR="$BARELB_ROOT/.lab"
-mkdir -p "$LOG_DIR"
-controller_pid=""
-
-cleanup() {
-  if [[ -n $controller_pid ]] && kill -0 "$controller_pid" 2>/dev/null; then
-    kill "$controller_pid" 2>/dev/null || true
-    wait "$controller_pid" 2>/dev/null || true
-  fi
-  bash scripts/control-plane.sh down >/dev/null 2>&1 || true
-  say "cleaned up"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-if [[ ! -d node_modules ]]; then say "npm ci"; npm ci --no-audit --no-fund >/dev/null; fi
-say "building barelb"
-npm run --silent build
-KUBECONFIG="$(bash scripts/control-plane.sh up | tail -1)"
-export KUBECONFIG
-k() { kubectl "$@" 2> >(grep -v '^Warning: ' >&2); }
-
-say "creating namespace barelb-system and the pool ConfigMap (examples/pool.yaml)"
-k create namespace barelb-system >/dev/null
-k apply -f examples/pool.yaml >/dev/null
-
-say "starting the controller (log: $LOG_DIR/controller.log)"
-node dist/src/cli/main.js controller --metrics-addr 127.0.0.1:17472 >"$LOG_DIR/controller.log" 2>&1 &
-controller_pid=$!
-
-say "creating Service demo (type LoadBalancer)"
-k create service loadbalancer demo --tcp=80:8080 >/dev/null
-for _ in $(seq 1 100); do
-  ip="$(k get service demo -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
-  [[ -n $ip ]] && break
-  sleep 0.2
+usage="usage: $0 [--once]"
+once=()
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=(--once) ;;
+    -h | --help) echo "$usage"; exit 0 ;;
+    *) die "unknown argument '$arg'; $usage" ;;
+  esac
 done
-[[ -n ${ip:-} ]] || die "the Service got no address; see $LOG_DIR/controller.log"
+((EUID == 0)) || die "the demo builds network namespaces and installs Debian packages: run it as root"
+cd "$BARELB_ROOT"
 
-echo
-k get service demo
-echo
-k describe service demo | sed -n '/^Events:/,$p'
-echo
-if ((once)); then
-  echo "EXTERNAL-IP $ip"
-  exit 0
+bash scripts/install-deps.sh
+command -v node >/dev/null || die "Node.js 20 is needed (https://nodejs.org, or Debian's nodejs from bookworm-backports)"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+  || die "Node.js $(node --version) is too old: barelb needs 20 or newer"
+if [[ ! -d node_modules ]]; then
+  say "npm ci (installs the dependencies and compiles the packet-socket addon)"
+  npm ci --no-audit --no-fund
+elif [[ ! -f build/Release/barelb_packet.node ]]; then
+  say "compiling the packet-socket addon"
+  npm run --silent build:native
 fi
-cat <<INFO
-barelb is running. In another shell:
-  export KUBECONFIG=$KUBECONFIG
-  kubectl create service loadbalancer web --tcp=80:80       # gets the next address
-  kubectl -n barelb-system edit configmap barelb-config     # change pools (a typo is rejected, see Events)
-  curl -s 127.0.0.1:17472/metrics | grep ^barelb_           # metrics
-  tail -f $LOG_DIR/controller.log                           # logs
+say "building barelb (tsc)"
+npm run --silent build
 
-Ctrl-C stops the controller and the control plane.
-INFO
-wait "$controller_pid"
+# The first run builds Kubernetes from Debian's source: say so while it runs.
+say "checking for the Kubernetes binaries (the first run builds them: ~10 minutes on 2 cores, then cached)"
+(s=0; while sleep 1; do ((++s % 30)) || say "still building Kubernetes (${s}s so far)"; done) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null || true' EXIT
+bash scripts/build-kubernetes.sh >/dev/null
+kill "$ticker" 2>/dev/null || true
+trap - EXIT
+
+env_file="$(bash scripts/lab.sh up | tail -1)"
+[[ -f $env_file ]] || die "the lab did not come up"
+# shellcheck disable=SC1090
+source "$env_file"
+trap 'bash scripts/lab.sh down || true' EXIT
+trap 'exit 130' INT TERM
+ip netns exec "$BARELB_LAB_CP_NETNS" node dist/testkit/demo.js "${once[@]}"

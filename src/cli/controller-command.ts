@@ -9,6 +9,7 @@ import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { startHttpServer } from '../observability/http-server.js';
 import { createRootLogger } from '../observability/logger.js';
 import { ControllerMetrics } from '../observability/metrics.js';
+import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
 
@@ -21,6 +22,7 @@ Flags:
   --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then in-cluster)
   --namespace NS         namespace of the ConfigMap and the leader Lease (default: barelb-system)
   --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
+${CONFIG_FORMAT_HELP}
   --lb-class CLASS       handle Services whose spec.loadBalancerClass is unset or CLASS
                          (default: ${DEFAULT_LB_CLASS})
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7472; "" turns it off)
@@ -44,6 +46,7 @@ export async function runController(argv: string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       namespace: { type: 'string', default: 'barelb-system' },
       'config-map': { type: 'string', default: 'barelb-config' },
+      'config-format': { type: 'string', default: 'barelb' },
       'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7472' },
       'no-leader-elect': { type: 'boolean', default: false },
@@ -61,6 +64,7 @@ export async function runController(argv: string[]): Promise<number> {
     process.stdout.write(`${CONTROLLER_HELP}\n`);
     return 0;
   }
+  const configFormat = parseConfigFormat(values['config-format']);
   const timers = {
     leaseDurationMs: parseDuration('lease-duration', values['lease-duration']),
     renewDeadlineMs: parseDuration('renew-deadline', values['renew-deadline']),
@@ -81,6 +85,7 @@ export async function runController(argv: string[]): Promise<number> {
       kubeConfig,
       namespace: values.namespace,
       configMap: values['config-map'],
+      configFormat,
       lbClass: values['lb-class'],
       identity,
       workers,
@@ -100,7 +105,7 @@ export async function runController(argv: string[]): Promise<number> {
   const stopped = shutdownSignal(log);
 
   log.info(
-    { namespace: values.namespace, configMap: values['config-map'], lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
+    { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
     'barelb controller starting',
   );
   if (!leaderElect) {

@@ -1,15 +1,34 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { InvalidConfigError } from '../config/config-error.js';
+import type { ConfigFormat } from '../config/convert/config-format.js';
+import { convertConfigMapData } from '../config/convert/convert-config-map.js';
+import type { ConversionWarning } from '../config/convert/conversion.js';
 import { parseConfig } from '../config/parse.js';
 import { CONFIG_KEY, EMPTY_CONFIG, type BarelbConfig } from '../config/types.js';
 
 export type LoadedConfig =
-  | { readonly ok: true; readonly config: BarelbConfig; readonly source: string }
+  | { readonly ok: true; readonly config: BarelbConfig; readonly source: string; readonly warnings: readonly ConversionWarning[] }
   | { readonly ok: false; readonly error: InvalidConfigError; readonly source: string };
 
-/** Reads barelb's config out of its ConfigMap. No ConfigMap at all is a valid, empty config. */
-export function loadConfig(cm: V1ConfigMap | undefined): LoadedConfig {
-  if (!cm) return { ok: true, config: EMPTY_CONFIG, source: '' };
+/**
+ * Reads barelb's config out of its ConfigMap, or with a foreign `format` out
+ * of a MetalLB or kube-vip ConfigMap through the converter; invalid foreign
+ * config fails the same way invalid barelb config does. No ConfigMap at all is
+ * a valid, empty config.
+ */
+export function loadConfig(cm: V1ConfigMap | undefined, format: ConfigFormat = 'barelb'): LoadedConfig {
+  if (!cm) return { ok: true, config: EMPTY_CONFIG, source: '', warnings: [] };
+  if (format !== 'barelb') {
+    const data = cm.data ?? {};
+    const source = JSON.stringify(Object.keys(data).sort().map((k) => [k, data[k]]));
+    try {
+      const converted = convertConfigMapData(format, data);
+      return { ok: true, config: converted.config, source, warnings: converted.warnings };
+    } catch (err) {
+      if (err instanceof InvalidConfigError) return { ok: false, error: err, source };
+      throw err;
+    }
+  }
   const text = cm.data?.[CONFIG_KEY];
   if (text === undefined) {
     const keys = Object.keys(cm.data ?? {});
@@ -24,7 +43,7 @@ export function loadConfig(cm: V1ConfigMap | undefined): LoadedConfig {
     return { ok: false, error, source: JSON.stringify(cm.data ?? {}) };
   }
   try {
-    return { ok: true, config: parseConfig(text), source: text };
+    return { ok: true, config: parseConfig(text), source: text, warnings: [] };
   } catch (err) {
     if (err instanceof InvalidConfigError) return { ok: false, error: err, source: text };
     throw err;

@@ -1,5 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
+import type { ConfigFormat } from '../config/convert/config-format.js';
+import { formatWarning } from '../config/convert/conversion.js';
 import { Allocator } from '../ipam/allocator.js';
 import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
 import { Backoff } from '../k8s/backoff.js';
@@ -18,6 +20,8 @@ export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
   readonly namespace: string;
   readonly configMap: string;
+  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
+  readonly configFormat?: ConfigFormat;
   readonly lbClass: string;
   readonly identity: string;
   /** Services reconciled at once; allocation itself is serial, only API writes overlap. */
@@ -142,7 +146,7 @@ export class Controller {
   private applyConfig(): void {
     const { configMap, namespace, metrics } = this.opts;
     const cm = this.configMaps.get(configMap, namespace);
-    const loaded = loadConfig(cm);
+    const loaded = loadConfig(cm, this.opts.configFormat);
     if (loaded.source === this.configSource) return;
     this.configSource = loaded.source;
     if (!loaded.ok) {
@@ -162,6 +166,7 @@ export class Controller {
       }
       return;
     }
+    if (loaded.warnings.length > 0) this.log.warn({ configMap: `${namespace}/${configMap}`, warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
     this.haveConfig = true;
     this.configArrived?.();
     this.configArrived = undefined;

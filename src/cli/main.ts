@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { BarelbError } from '../errors.js';
+import { runConfig } from './config-command.js';
 import { CONTROLLER_HELP, runController } from './controller-command.js';
 import { SPEAKER_HELP, runSpeaker } from './speaker-command.js';
+import { runStatus } from './status-command.js';
 
 const HELP = `Usage: barelb <command> [flags]
 
@@ -10,6 +12,8 @@ Load balancer for bare-metal Kubernetes.
 Commands:
   controller   assign External IPs from the configured pools to LoadBalancer Services
   speaker      announce those IPs from this node (ARP), one node per IP
+  config       convert a MetalLB or kube-vip pool ConfigMap to barelb's: barelb config convert --help
+  status       pools, Services, announcing nodes and problems (also: kubectl barelb status)
   help         show this help, or a command's: barelb help speaker
 
 Run 'barelb <command> --help' for a command's flags.`;
@@ -21,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
       return runController(rest);
     case 'speaker':
       return runSpeaker(rest);
+    case 'config':
+      return runConfig(rest);
+    case 'status':
+      return runStatus(rest);
     case 'help':
     case '--help':
     case '-h':

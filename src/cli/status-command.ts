@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CONFIG_FORMATS, isConfigFormat } from '../config/convert/config-format.js';
+import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
+import { BarelbError } from '../errors.js';
+import { describeApiError, statusCodeOf } from '../k8s/api-error.js';
+import { loadKubeConfig } from '../k8s/kubeconfig.js';
+import { toServiceView } from '../k8s/service-view.js';
+import { statusJson } from '../status/status-json.js';
+import { buildStatusReport, type StatusScope } from '../status/status-report.js';
+import { toEventView, toLeaseView, type StatusSnapshot } from '../status/status-snapshot.js';
+import { renderStatusTable } from '../status/status-table.js';
+import { InvalidFlagError } from './duration.js';
+
+export const STATUS_HELP = `Usage: barelb status [flags]
+       kubectl barelb status [flags]   (with bin/kubectl-barelb on PATH)
+
+Shows what barelb is doing, read once from the cluster: per pool its size,
+used and free addresses; per LoadBalancer Service its IP, pool, the node that
+announces it and since when; and problems: pending Services with the reason
+the controller gave, an invalid or missing config, IPs no node announces,
+IPs outside every pool, IPs shown by Services that may not share them, and
+Leases held for IPs no Service shows.
+
+Flags:
+  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config,
+                         then in-cluster)
+  --namespace NS         namespace of the ConfigMap and the Leases (default: barelb-system)
+  --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
+  --config-format F      how that ConfigMap is written: barelb (default), metallb or
+                         kube-vip; give what the controller runs with
+  --lb-class CLASS       report Services whose spec.loadBalancerClass is unset or CLASS
+                         (default: ${DEFAULT_LB_CLASS})
+  -o, --output FORMAT    table (default) or json
+  --fail-on-problems     exit 1 when there is any problem (for scripts and probes)
+  -h, --help             show this help
+
+Runs with your own credentials, which need list on services and events in all
+namespaces, and on configmaps and leases in --namespace.
+
+Exit status: 0 the report was printed (problems or not, unless --fail-on-problems);
+1 problems found with --fail-on-problems; 2 bad flags or the cluster could not be read.
+A Lease counts as live when renewed within its duration by this machine's clock.`;
+
+/** A list call failed: names what could not be read and, when refused, what status needs. */
+export class StatusReadError extends BarelbError {
+  readonly code = 'BARELB_STATUS_READ';
+  constructor(what: string, cause: unknown) {
+    const refused = statusCodeOf(cause) === 401 || statusCodeOf(cause) === 403;
+    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, and on configmaps and leases in its namespace)' : '';
+    super(`cannot list ${what}: ${describeApiError(cause)}${hint}`, { cause });
+  }
+}
+
+export async function runStatus(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string', default: 'barelb-system' },
+      'config-map': { type: 'string', default: 'barelb-config' },
+      'config-format': { type: 'string', default: 'barelb' },
+      'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+      output: { type: 'string', short: 'o', default: 'table' },
+      'fail-on-problems': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${STATUS_HELP}\n`);
+    return 0;
+  }
+  const output = values.output;
+  if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
+  const configFormat = values['config-format'];
+  if (!isConfigFormat(configFormat)) throw new InvalidFlagError('config-format', configFormat, CONFIG_FORMATS.join(', '));
+  const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'] };
+  const snapshot = await readSnapshot(operatorKubeConfig(values.kubeconfig), scope);
+  const report = buildStatusReport(snapshot, scope);
+  process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);
+  return values['fail-on-problems'] && report.problems.length > 0 ? 1 : 0;
+}
+
+/** The kubeconfig could not be read: names which one. */
+export class StatusKubeconfigError extends BarelbError {
+  readonly code = 'BARELB_STATUS_KUBECONFIG';
+  constructor(source: string, cause: unknown) {
+    super(`cannot load the kubeconfig from ${source}: ${(cause as Error).message ?? String(cause)}`, { cause });
+  }
+}
+
+/** As kubectl finds it: --kubeconfig, $KUBECONFIG (a list of files), ~/.kube/config; else in-cluster. */
+function operatorKubeConfig(flag: string | undefined): KubeConfig {
+  const home = path.join(os.homedir(), '.kube', 'config');
+  const env = process.env['KUBECONFIG'];
+  const source = flag ? `--kubeconfig ${flag}` : env ? `$KUBECONFIG (${env})` : existsSync(home) ? home : 'the in-cluster ServiceAccount';
+  try {
+    if (flag || (!env && !existsSync(home))) return loadKubeConfig(flag);
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return kc;
+  } catch (err) {
+    throw new StatusKubeconfigError(source, err);
+  }
+}
+
+/** One list call per kind (list is all the RBAC status needs); nothing is watched. */
+async function readSnapshot(kc: KubeConfig, scope: StatusScope): Promise<StatusSnapshot> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const coordination = kc.makeApiClient(CoordinationV1Api);
+  const read = <T>(what: string, call: Promise<T>): Promise<T> =>
+    call.catch((err: unknown) => {
+      throw new StatusReadError(what, err);
+    });
+  const { namespace, configMap } = scope;
+  const [configMaps, services, leases, serviceEvents, configEvents] = await Promise.all([
+    read(`configmaps in ${namespace}`, core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${configMap}` })),
+    read('services in all namespaces', core.listServiceForAllNamespaces()),
+    read(`leases in ${namespace}`, coordination.listNamespacedLease({ namespace })),
+    read('events in all namespaces', core.listEventForAllNamespaces({ fieldSelector: 'involvedObject.kind=Service,type=Warning' })),
+    read(`events in ${namespace}`, core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ConfigMap,involvedObject.name=${configMap}` })),
+  ]);
+  return {
+    configMap: configMaps.items[0],
+    services: services.items.map(toServiceView),
+    leases: leases.items.map(toLeaseView),
+    events: [...serviceEvents.items, ...configEvents.items].map(toEventView),
+    nowMs: Date.now(),
+  };
+}

@@ -1,0 +1,50 @@
+import type { ProblemKind, StatusReport } from './status-report.js';
+
+/**
+ * `barelb status -o json`: a stable, documented shape (README). Every key is
+ * always present (null when it does not apply). Pool sizes are decimal
+ * strings, since an IPv6 pool outgrows a JSON number.
+ */
+export interface StatusJson {
+  readonly generatedAt: string;
+  readonly config: { readonly configMap: string; readonly state: 'valid' | 'invalid' | 'missing' };
+  readonly pools: readonly { readonly name: string; readonly addresses: readonly string[]; readonly size: string; readonly used: string; readonly free: string }[];
+  readonly services: readonly {
+    readonly namespace: string;
+    readonly name: string;
+    readonly pending: boolean;
+    readonly addresses: readonly {
+      readonly ip: string;
+      readonly pool: string | null;
+      readonly announcedBy: string | null;
+      /** acquireTime of the holder's Lease. */
+      readonly since: string | null;
+      readonly sinceSeconds: number | null;
+    }[];
+  }[];
+  readonly problems: readonly { readonly kind: ProblemKind; readonly object: string; readonly ip: string | null; readonly reason: string | null; readonly message: string }[];
+}
+
+export function statusJson(r: StatusReport): StatusJson {
+  return {
+    generatedAt: new Date(r.nowMs).toISOString(),
+    config: { configMap: r.configMap, state: r.config },
+    pools: r.pools.map((p) => ({ name: p.name, addresses: p.addresses, size: p.size.toString(), used: p.used.toString(), free: p.free.toString() })),
+    services: r.services.map((s) => ({
+      namespace: s.namespace,
+      name: s.name,
+      pending: s.addresses.length === 0,
+      addresses: s.addresses.map((a) => {
+        const since = a.announcer?.sinceMs;
+        return {
+          ip: a.ip,
+          pool: a.pool ?? null,
+          announcedBy: a.announcer?.node ?? null,
+          since: since === undefined ? null : new Date(since).toISOString(),
+          sinceSeconds: since === undefined ? null : Math.max(0, Math.floor((r.nowMs - since) / 1000)),
+        };
+      }),
+    })),
+    problems: r.problems.map((p) => ({ kind: p.kind, object: p.object, ip: p.ip ?? null, reason: p.reason ?? null, message: p.message })),
+  };
+}

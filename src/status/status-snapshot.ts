@@ -1,0 +1,67 @@
+import type { CoreV1Event, V1ConfigMap, V1Lease } from '@kubernetes/client-node';
+import type { ServiceView } from '../k8s/service-view.js';
+
+/** A per-IP Lease, as far as `barelb status` reads it. Times are epoch milliseconds. */
+export interface LeaseView {
+  readonly name: string;
+  readonly holder: string | undefined;
+  readonly acquireMs: number | undefined;
+  readonly renewMs: number | undefined;
+  readonly durationSeconds: number;
+}
+
+/** A core/v1 Event, as far as `barelb status` reads it. */
+export interface EventView {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly type: string;
+  readonly reason: string;
+  readonly message: string;
+  /** When it last happened (a repeated Event's lastTimestamp), epoch milliseconds. */
+  readonly lastMs: number;
+}
+
+/** Everything the report is built from, read once from the cluster. */
+export interface StatusSnapshot {
+  /** The barelb ConfigMap; undefined when it does not exist. */
+  readonly configMap: V1ConfigMap | undefined;
+  readonly services: readonly ServiceView[];
+  /** Leases in barelb's namespace (any name; the per-IP ones are picked out by name). */
+  readonly leases: readonly LeaseView[];
+  /** Events on Services and on the ConfigMap. */
+  readonly events: readonly EventView[];
+  readonly nowMs: number;
+}
+
+export function toLeaseView(lease: V1Lease): LeaseView {
+  const spec = lease.spec ?? {};
+  return {
+    name: lease.metadata?.name ?? '',
+    holder: spec.holderIdentity || undefined,
+    acquireMs: epochMs(spec.acquireTime),
+    renewMs: epochMs(spec.renewTime),
+    durationSeconds: spec.leaseDurationSeconds ?? 15,
+  };
+}
+
+export function toEventView(event: CoreV1Event): EventView {
+  const o = event.involvedObject;
+  return {
+    kind: o.kind ?? '',
+    namespace: o.namespace ?? event.metadata.namespace ?? '',
+    name: o.name ?? '',
+    uid: o.uid ?? '',
+    type: event.type ?? '',
+    reason: event.reason ?? '',
+    message: event.message ?? '',
+    lastMs: epochMs(event.lastTimestamp) ?? epochMs(event.eventTime) ?? epochMs(event.firstTimestamp) ?? epochMs(event.metadata.creationTimestamp) ?? 0,
+  };
+}
+
+/** Objects from a list are deserialized (Date); raw JSON has strings. */
+function epochMs(v: unknown): number | undefined {
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}

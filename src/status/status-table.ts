@@ -1,0 +1,46 @@
+import type { StatusReport } from './status-report.js';
+
+/** Rows as aligned columns (the first row is the header), two spaces apart, no trailing blanks. */
+export function renderTable(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+/** An age as kubectl shows one: 45s, 3m12s, 5h3m, 2d4h. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${m % 60}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+/** `barelb status`'s default output: pools, Services, problems. */
+export function renderStatusTable(r: StatusReport): string {
+  const pools =
+    r.pools.length > 0
+      ? renderTable([['POOL', 'SIZE', 'USED', 'FREE', 'ADDRESSES'], ...r.pools.map((p) => [p.name, String(p.size), String(p.used), String(p.free), p.addresses.join(',')])])
+      : `No pools (ConfigMap ${r.configMap}: ${r.config}).`;
+  const services =
+    r.services.length > 0
+      ? renderTable([
+          ['SERVICE', 'IP', 'POOL', 'ANNOUNCED BY', 'SINCE'],
+          ...r.services.flatMap((s) => {
+            const key = `${s.namespace}/${s.name}`;
+            if (s.addresses.length === 0) return [[key, '<pending>', '-', '-', '-']];
+            return s.addresses.map((a) => {
+              const since = a.announcer?.sinceMs;
+              return [key, a.ip, a.pool ?? '-', a.announcer?.node ?? '-', since === undefined ? '-' : formatAge(r.nowMs - since)];
+            });
+          }),
+        ])
+      : 'No LoadBalancer Services.';
+  const problems =
+    r.problems.length > 0
+      ? renderTable([['PROBLEM', 'OBJECT', 'DETAIL'], ...r.problems.map((p) => [p.kind, p.object, p.reason ? `${p.reason}: ${p.message}` : p.message])])
+      : 'No problems.';
+  return `${pools}\n\n${services}\n\n${problems}`;
+}

@@ -1,0 +1,90 @@
+import t from 'tap';
+import { statusJson } from '../../src/status/status-json.js';
+import type { StatusReport } from '../../src/status/status-report.js';
+import { formatAge, renderStatusTable, renderTable } from '../../src/status/status-table.js';
+
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+
+t.test('formatAge', async (t) => {
+  const rows: [number, string][] = [
+    [-5_000, '0s'],
+    [0, '0s'],
+    [59_999, '59s'],
+    [60_000, '1m0s'],
+    [192_000, '3m12s'],
+    [3_600_000 - 1, '59m59s'],
+    [3_600_000, '1h0m'],
+    [5 * 3_600_000 + 3 * 60_000 + 59_000, '5h3m'],
+    [24 * 3_600_000, '1d0h'],
+    [52 * 3_600_000, '2d4h'],
+  ];
+  for (const [ms, want] of rows) t.equal(formatAge(ms), want, `${ms} ms`);
+});
+
+t.test('renderTable aligns columns two spaces apart without trailing blanks', async (t) => {
+  t.equal(
+    renderTable([
+      ['A', 'LONGER', 'C'],
+      ['wide-cell', 'x', 'last may be long'],
+    ]),
+    'A          LONGER  C\nwide-cell  x       last may be long',
+  );
+  t.equal(renderTable([['ONLY']]), 'ONLY');
+});
+
+const report: StatusReport = {
+  nowMs: NOW,
+  configMap: 'barelb-system/barelb-config',
+  config: 'valid',
+  pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: 51n, used: 1n, free: 50n }],
+  services: [
+    { namespace: 'shop', name: 'web', addresses: [{ ip: '198.51.100.200', pool: 'lan', announcer: { node: 'node2', sinceMs: NOW - 192_000 } }] },
+    { namespace: 'shop', name: 'db', addresses: [] },
+    { namespace: 'shop', name: 'quiet', addresses: [{ ip: '198.51.100.201', pool: 'lan', announcer: undefined }] },
+  ],
+  problems: [
+    { kind: 'pending', object: 'shop/db', ip: undefined, reason: 'AllocationFailed', message: 'requested address 192.0.2.9 is not in any pool' },
+    { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: undefined, message: 'no node has taken its Lease' },
+  ],
+};
+
+t.test('the status table: pools, one row per Service address, problems', async (t) => {
+  t.equal(
+    renderStatusTable(report),
+    [
+      'POOL  SIZE  USED  FREE  ADDRESSES',
+      'lan   51    1     50    198.51.100.200-198.51.100.250',
+      '',
+      'SERVICE     IP              POOL  ANNOUNCED BY  SINCE',
+      'shop/web    198.51.100.200  lan   node2         3m12s',
+      'shop/db     <pending>       -     -             -',
+      'shop/quiet  198.51.100.201  lan   -             -',
+      '',
+      'PROBLEM        OBJECT      DETAIL',
+      'pending        shop/db     AllocationFailed: requested address 192.0.2.9 is not in any pool',
+      'not-announced  shop/quiet  no node has taken its Lease',
+    ].join('\n'),
+  );
+});
+
+t.test('empty sections say so', async (t) => {
+  const out = renderStatusTable({ ...report, config: 'invalid', pools: [], services: [], problems: [] });
+  t.equal(out, 'No pools (ConfigMap barelb-system/barelb-config: invalid).\n\nNo LoadBalancer Services.\n\nNo problems.');
+});
+
+t.test('the JSON shape: every key present, times as ISO and seconds, sizes as strings', async (t) => {
+  t.same(statusJson(report), {
+    generatedAt: '2026-01-01T12:00:00.000Z',
+    config: { configMap: 'barelb-system/barelb-config', state: 'valid' },
+    pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: '51', used: '1', free: '50' }],
+    services: [
+      { namespace: 'shop', name: 'web', pending: false, addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: 'node2', since: '2026-01-01T11:56:48.000Z', sinceSeconds: 192 }] },
+      { namespace: 'shop', name: 'db', pending: true, addresses: [] },
+      { namespace: 'shop', name: 'quiet', pending: false, addresses: [{ ip: '198.51.100.201', pool: 'lan', announcedBy: null, since: null, sinceSeconds: null }] },
+    ],
+    problems: [
+      { kind: 'pending', object: 'shop/db', ip: null, reason: 'AllocationFailed', message: 'requested address 192.0.2.9 is not in any pool' },
+      { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: null, message: 'no node has taken its Lease' },
+    ],
+  });
+});

@@ -1,15 +1,14 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CoordinationV1Api } from '@kubernetes/client-node';
-import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
 import { Controller } from '../controller/controller.js';
 import { LeaderElector } from '../election/leader-elector.js';
 import { LeaseClient } from '../k8s/lease-client.js';
 import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { startHttpServer } from '../observability/http-server.js';
-import { createRootLogger } from '../observability/logger.js';
 import { ControllerMetrics } from '../observability/metrics.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
+import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
 
@@ -19,12 +18,7 @@ Assigns External IPs from the pools in the barelb ConfigMap to Services of
 type LoadBalancer and writes them to status.loadBalancer.ingress.
 
 Flags:
-  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then in-cluster)
-  --namespace NS         namespace of the ConfigMap and the leader Lease (default: barelb-system)
-  --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
-${CONFIG_FORMAT_HELP}
-  --lb-class CLASS       handle Services whose spec.loadBalancerClass is unset or CLASS
-                         (default: ${DEFAULT_LB_CLASS})
+${clusterFlagsHelp('the leader Lease', 'handle', CONFIG_FORMAT_HELP)}
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7472; "" turns it off)
   --no-leader-elect      act at once without the Lease (only with a single replica)
   --lease-name NAME      leader election Lease (default: barelb-controller)
@@ -33,7 +27,7 @@ ${CONFIG_FORMAT_HELP}
   --retry-period D       (default: 2s)
   --identity ID          this replica's name in the Lease (default: $POD_NAME, then the hostname)
   --workers N            Services reconciled concurrently (default: 8)
-  --log-level LEVEL      trace, debug, info, warn, error (default: $BARELB_LOG_LEVEL or info)
+${LOG_FLAGS_HELP}
   -h, --help             show this help
 
 Durations are written like 15s, 500ms or 2m.`;
@@ -43,11 +37,8 @@ export async function runController(argv: string[]): Promise<number> {
     args: argv,
     strict: true,
     options: {
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', default: 'barelb-system' },
-      'config-map': { type: 'string', default: 'barelb-config' },
-      'config-format': { type: 'string', default: 'barelb' },
-      'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+      ...CLUSTER_OPTIONS,
+      ...LOG_OPTIONS,
       'metrics-addr': { type: 'string', default: '0.0.0.0:7472' },
       'no-leader-elect': { type: 'boolean', default: false },
       'lease-name': { type: 'string', default: 'barelb-controller' },
@@ -56,7 +47,6 @@ export async function runController(argv: string[]): Promise<number> {
       'retry-period': { type: 'string', default: '2s' },
       identity: { type: 'string' },
       workers: { type: 'string', default: '8' },
-      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -75,7 +65,7 @@ export async function runController(argv: string[]): Promise<number> {
   }
   const workers = parsePositiveInt('workers', values.workers);
   const identity = values.identity ?? process.env['POD_NAME'] ?? os.hostname();
-  const log = createRootLogger({ level: values['log-level'] }).child({ component: 'controller', identity });
+  const log = loggerFrom(values).child({ component: 'controller', identity });
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const metrics = new ControllerMetrics();
   const leaderElect = !values['no-leader-elect'];

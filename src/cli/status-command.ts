@@ -1,10 +1,5 @@
-import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { CONFIG_FORMATS, isConfigFormat } from '../config/convert/config-format.js';
-import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
+import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { BarelbError } from '../errors.js';
 import { describeApiError, statusCodeOf } from '../k8s/api-error.js';
 import { loadKubeConfig } from '../k8s/kubeconfig.js';
@@ -13,6 +8,8 @@ import { statusJson } from '../status/status-json.js';
 import { buildStatusReport, type StatusScope } from '../status/status-report.js';
 import { toEventView, toLeaseView, type StatusSnapshot } from '../status/status-snapshot.js';
 import { renderStatusTable } from '../status/status-table.js';
+import { CLUSTER_OPTIONS, clusterFlagsHelp } from './common-flags.js';
+import { parseConfigFormat } from './config-command.js';
 import { InvalidFlagError } from './duration.js';
 
 export const STATUS_HELP = `Usage: barelb status [flags]
@@ -26,14 +23,8 @@ IPs outside every pool, IPs shown by Services that may not share them, and
 Leases held for IPs no Service shows.
 
 Flags:
-  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config,
-                         then in-cluster)
-  --namespace NS         namespace of the ConfigMap and the Leases (default: barelb-system)
-  --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
-  --config-format F      how that ConfigMap is written: barelb (default), metallb or
-                         kube-vip; give what the controller runs with
-  --lb-class CLASS       report Services whose spec.loadBalancerClass is unset or CLASS
-                         (default: ${DEFAULT_LB_CLASS})
+${clusterFlagsHelp('the Leases', 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
+                         kube-vip; give what the controller runs with`)}
   -o, --output FORMAT    table (default) or json
   --fail-on-problems     exit 1 when there is any problem (for scripts and probes)
   -h, --help             show this help
@@ -60,11 +51,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     args: argv,
     strict: true,
     options: {
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', default: 'barelb-system' },
-      'config-map': { type: 'string', default: 'barelb-config' },
-      'config-format': { type: 'string', default: 'barelb' },
-      'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+      ...CLUSTER_OPTIONS,
       output: { type: 'string', short: 'o', default: 'table' },
       'fail-on-problems': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,36 +63,12 @@ export async function runStatus(argv: string[]): Promise<number> {
   }
   const output = values.output;
   if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
-  const configFormat = values['config-format'];
-  if (!isConfigFormat(configFormat)) throw new InvalidFlagError('config-format', configFormat, CONFIG_FORMATS.join(', '));
+  const configFormat = parseConfigFormat(values['config-format']);
   const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'] };
-  const snapshot = await readSnapshot(operatorKubeConfig(values.kubeconfig), scope);
+  const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope);
   const report = buildStatusReport(snapshot, scope);
   process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);
   return values['fail-on-problems'] && report.problems.length > 0 ? 1 : 0;
-}
-
-/** The kubeconfig could not be read: names which one. */
-export class StatusKubeconfigError extends BarelbError {
-  readonly code = 'BARELB_STATUS_KUBECONFIG';
-  constructor(source: string, cause: unknown) {
-    super(`cannot load the kubeconfig from ${source}: ${(cause as Error).message ?? String(cause)}`, { cause });
-  }
-}
-
-/** As kubectl finds it: --kubeconfig, $KUBECONFIG (a list of files), ~/.kube/config; else in-cluster. */
-function operatorKubeConfig(flag: string | undefined): KubeConfig {
-  const home = path.join(os.homedir(), '.kube', 'config');
-  const env = process.env['KUBECONFIG'];
-  const source = flag ? `--kubeconfig ${flag}` : env ? `$KUBECONFIG (${env})` : existsSync(home) ? home : 'the in-cluster ServiceAccount';
-  try {
-    if (flag || (!env && !existsSync(home))) return loadKubeConfig(flag);
-    const kc = new KubeConfig();
-    kc.loadFromDefault();
-    return kc;
-  } catch (err) {
-    throw new StatusKubeconfigError(source, err);
-  }
 }
 
 /** One list call per kind (list is all the RBAC status needs); nothing is watched. */

@@ -11,12 +11,23 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { CLI, ROOT, eventually, freePort, runCli } from '../harness.js';
 
-/** Every flag runController's parseArgs accepts, read from the source so a new flag without help fails here. */
+const FLAG = /^\s*'?([a-z][a-z-]*)'?:\s*\{\s*type:/gm;
+
+/**
+ * Every flag runController's parseArgs accepts, read from the source so a new flag without
+ * help fails here; `...NAME` spreads are read from src/cli/common-flags.ts.
+ */
 async function definedFlags(): Promise<string[]> {
   const src = await readFile(path.join(ROOT, 'src/cli/controller-command.ts'), 'utf8');
+  const common = await readFile(path.join(ROOT, 'src/cli/common-flags.ts'), 'utf8');
   const block = /options:\s*\{([\s\S]*?)\n\s*\},\n\s*\}\);/.exec(src);
   if (!block?.[1]) throw new Error('cannot find the parseArgs options block in controller-command.ts');
-  return [...block[1].matchAll(/^\s*'?([a-z][a-z-]*)'?:\s*\{\s*type:/gm)].map((m) => m[1] as string);
+  const spreads = [...block[1].matchAll(/^\s*\.\.\.([A-Z_]+),/gm)].map((m) => {
+    const def = new RegExp(`export const ${m[1]} = \\{([\\s\\S]*?)\\n\\} as const;`).exec(common);
+    if (!def?.[1]) throw new Error(`cannot find ${m[1]} in common-flags.ts`);
+    return def[1];
+  });
+  return [block[1], ...spreads].flatMap((b) => [...b.matchAll(FLAG)].map((m) => m[1] as string));
 }
 
 t.test('barelb --help lists the commands and exits 0', async (t) => {
@@ -70,6 +81,7 @@ t.test('bad flag values exit 2 naming the flag and the value', async (t) => {
     [['--renew-deadline', 'soon'], /--renew-deadline "soon": expected a duration/],
     [['--renew-deadline', '20s'], /--renew-deadline "20s": expected less than --lease-duration \(15s\)/],
     [['--workers', '0'], /--workers "0": expected a whole number of at least 1/],
+    [['--log-format', 'pretty'], /--log-format "pretty": expected one of json, text/],
     [['--workers'], /--workers/],
     [['positional'], /positional/],
   ];
@@ -86,6 +98,7 @@ interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
   logs: Record<string, unknown>[];
+  out: string;
   aliveFor: number;
 }
 
@@ -145,8 +158,8 @@ async function runAgainstClosedPort(t: Test, extra: string[], ms: number): Promi
       return [];
     }
   });
-  t.ok(out.split('\n').filter((l) => l.trim() !== '').length === logs.length, 'every output line is a JSON log line');
-  return { code, signal, logs, aliveFor };
+  if (!extra.includes('--log-format')) t.ok(out.split('\n').filter((l) => l.trim() !== '').length === logs.length, 'every output line is a JSON log line');
+  return { code, signal, logs, out, aliveFor };
 }
 
 t.test('without leader election: keeps retrying the list with a growing delay, exits 0 on SIGTERM', async (t) => {
@@ -168,6 +181,14 @@ t.test('without leader election: keeps retrying the list with a growing delay, e
   // flush at process.exit can put the last two lines out of order.
   t.ok(msgs.includes('shutting down') && msgs.includes('stopped'), 'logs "shutting down" and "stopped"');
   t.notOk(r.logs.some((l) => l['msg'] === 'controller synced; assigning'), 'never claims to be synced');
+});
+
+t.test('--log-format text: one readable line per record, nothing as JSON', async (t) => {
+  const r = await runAgainstClosedPort(t, ['--no-leader-elect', '--log-format', 'text'], 1_000);
+  const lines = r.out.split('\n').filter((l) => l.trim() !== '');
+  t.equal(r.logs.length, 0, 'no JSON lines');
+  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} WARN  controller  cannot list from the API server; retrying .*err=/.test(l)), `a retry line reads as text:\n${lines.slice(0, 3).join('\n')}`);
+  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  controller  stopped/.test(l)), 'the last line too');
 });
 
 t.test('with leader election: keeps retrying the Lease, exits 0 on SIGTERM', async (t) => {

@@ -1,8 +1,10 @@
+import { performance } from 'node:perf_hooks';
 import { MacAddress, encodeArpReply, encodeGratuitousArp } from '../net/arp-frame.js';
 import { IpAddress } from '../net/ip.js';
 import { PacketSocket, type PacketSocketError } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import { decideArp, type ArpDecision } from './arp-policy.js';
+import { ConflictThrottle } from './conflict-throttle.js';
 
 export interface ArpCounters {
   observe(decision: ArpDecision, ifname: string): void;
@@ -12,6 +14,9 @@ export interface ArpCounters {
 /** Gratuitous ARP after a takeover: both forms, at these offsets (ms), so a lost frame or two don't matter. */
 export const GARP_BURST_MS = [0, 200, 700, 1500, 3000] as const;
 
+/** Re-assertions against another host claiming a held VIP: at most one per this many ms per VIP. */
+export const REASSERT_INTERVAL_MS = 500;
+
 /**
  * Answers ARP on one interface for the VIPs this node holds there. Add a VIP
  * only after winning its Lease; remove it before giving the Lease up, so two
@@ -20,6 +25,10 @@ export const GARP_BURST_MS = [0, 200, 700, 1500, 3000] as const;
 export class ArpResponder {
   private readonly held = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  private readonly throttle = new ConflictThrottle(REASSERT_INTERVAL_MS);
+  private readonly reassertTimers = new Map<string, NodeJS.Timeout>();
+  /** Claims per VIP not logged yet (logged with the next re-assertion). */
+  private readonly unlogged = new Map<string, number>();
   private refresh: NodeJS.Timeout | undefined;
   private socket: PacketSocket | undefined;
   readonly mac: MacAddress;
@@ -66,6 +75,10 @@ export class ArpResponder {
     this.held.delete(ip);
     for (const t of this.timers.get(ip) ?? []) clearTimeout(t);
     this.timers.delete(ip);
+    clearTimeout(this.reassertTimers.get(ip));
+    this.reassertTimers.delete(ip);
+    this.throttle.forget(ip);
+    this.unlogged.delete(ip);
   }
 
   stop(): void {
@@ -81,10 +94,33 @@ export class ArpResponder {
     if (d.action === 'answer') {
       this.send(encodeArpReply({ localMac: this.mac, vip: d.packet.targetIp, request: d.packet }));
     } else if (d.action === 'conflict') {
-      const ip = d.packet.senderIp.toString();
-      this.log.warn({ ifname: this.ifname, ip, claimedBy: d.packet.senderMac.toString() }, 'another host claims an address this node announces; re-asserting');
-      this.sendGarp(ip);
+      this.onConflict(d.packet.senderIp.toString(), d.packet.senderMac.toString());
     }
+  }
+
+  /** Every claim is counted (by the caller); re-assertions and log lines are paced so a spoofer cannot make us flood. */
+  private onConflict(ip: string, claimedBy: string): void {
+    const now = performance.now();
+    const a = this.throttle.onClaim(ip, now);
+    this.unlogged.set(ip, (this.unlogged.get(ip) ?? 0) + 1);
+    if (a.kind === 'reassert') {
+      this.reassert(ip, claimedBy);
+    } else if (a.kind === 'schedule') {
+      const t = setTimeout(() => {
+        this.reassertTimers.delete(ip);
+        this.throttle.fired(ip, performance.now());
+        if (this.held.has(ip)) this.reassert(ip, claimedBy);
+      }, a.atMs - now);
+      t.unref();
+      this.reassertTimers.set(ip, t);
+    }
+  }
+
+  private reassert(ip: string, claimedBy: string): void {
+    const claims = this.unlogged.get(ip) ?? 0;
+    this.unlogged.delete(ip);
+    this.log.warn({ ifname: this.ifname, ip, claimedBy, claims }, 'another host claims an address this node announces; re-asserting');
+    this.sendGarp(ip);
   }
 
   private sendGarp(ip: string): void {

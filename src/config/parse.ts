@@ -32,9 +32,15 @@ export function parseConfig(text: string): BarelbConfig {
   try {
     doc = yaml.load(text, { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    let reason = err instanceof yaml.YAMLException ? (err.message.split('\n')[0] ?? '') : String(err);
+    // js-yaml throws plain errors of its own on some tagged nodes (`!!float` over a block); say which part of the text did it.
+    let reason =
+      err instanceof yaml.YAMLException
+        ? (err.message.split('\n')[0] ?? '')
+        : `the YAML reader failed (${String(err)})${/(^|\s)!/.test(text) ? ': remove YAML tags such as "!!float"; this config needs none' : ''}`;
     // js-yaml can report a negative column (duplicated keys in flow mappings); the line is still right.
     reason = reason.replace(/\((\d+):-\d+\)$/, '(line $1)');
+    // Invisible characters (a name ending in U+2028, say) would make the message unreadable in an Event.
+    reason = reason.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     if (reason.startsWith('expected a single document')) reason += ': the config is one document; remove the "---" or "..." lines';
     throw new InvalidConfigError([{ path: '', pool: undefined, value: undefined, message: `not valid YAML: ${reason}` }]);
   }

@@ -45,7 +45,7 @@ function badRejection(e: InvalidConfigError): string | undefined {
     if (typeof p.path !== 'string') return 'path is not a string';
     if (!formatProblem(p).startsWith(p.path || '<top level>')) return `formatted problem does not lead with its path: ${formatProblem(p)}`;
     // A problem at the top level is about the document itself, and says what: YAML errors give line:column.
-    if (p.path === '' && !/^(not valid YAML: (.*\((\d+:\d+|line \d+)\)|.*one document)|is \d+ bytes|must be a mapping)/.test(p.message)) return `unplaced top-level problem: ${p.message}`;
+    if (p.path === '' && !/^(not valid YAML: (.*\((\d+:\d+|line \d+)\)|.*one document|the YAML reader failed .*: remove YAML tags)|is \d+ bytes|must be a mapping)/.test(p.message)) return `unplaced top-level problem: ${p.message}`;
   }
   if (!e.message.startsWith('invalid config: ')) return 'message';
   return undefined;

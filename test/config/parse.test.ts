@@ -763,3 +763,15 @@ t.test('mutated valid documents: a config or InvalidConfigError, ranges never ov
   );
   t.ok(Date.now() - started < 5000, 'finished quickly');
 });
+
+t.test('a YAML tag the reader itself trips on is a clear rejection, not a crash', async (t) => {
+  // Found by the grammar fuzzer: js-yaml throws a TypeError (not a YAMLException) here.
+  const err = t.throws(() => parseConfig('!!float \n  0o17')) as InvalidConfigError;
+  t.type(err, InvalidConfigError);
+  t.match(err.problems[0]?.message, /^not valid YAML: the YAML reader failed \(TypeError: .*\): remove YAML tags such as "!!float"; this config needs none$/);
+});
+
+t.test('invisible characters in a YAML error are shown escaped', async (t) => {
+  const err = t.throws(() => parseConfig('*a\u2028 ')) as InvalidConfigError;
+  t.match(err.problems[0]?.message, /^not valid YAML: unidentified alias "a\\u2028" \(1:\d+\)$/);
+});

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
 import { loadKubeConfig } from '../k8s/kubeconfig.js';
 import { startHttpServer } from '../observability/http-server.js';
-import { createRootLogger } from '../observability/logger.js';
 import { SpeakerMetrics } from '../observability/metrics.js';
 import { Speaker } from '../speaker/speaker.js';
+import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
+import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration } from './duration.js';
 
@@ -18,11 +18,7 @@ Service status. Needs CAP_NET_RAW (and CAP_NET_ADMIN with --forward nodeport).
 
 Flags:
   --node NAME            this node's name (default: $NODE_NAME, then the hostname)
-  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then in-cluster)
-  --namespace NS         namespace of the ConfigMap and the per-IP Leases (default: barelb-system)
-  --config-map NAME      ConfigMap holding config.yaml (default: barelb-config)
-  --lb-class CLASS       announce Services whose spec.loadBalancerClass is unset or CLASS
-                         (default: ${DEFAULT_LB_CLASS})
+${clusterFlagsHelp('the per-IP Leases', 'announce', CONFIG_FORMAT_HELP)}
   --interface NAME       answer ARP only on this interface (repeatable; default: the
                          config's announce.interfaces, else the interface whose subnet holds the IP)
   --forward MODE         kube-proxy: kube-proxy's rules carry the traffic (default);
@@ -31,7 +27,7 @@ Flags:
   --renew-interval D     how often a holder renews (default: 1s)
   --stagger D            rank n of the candidates waits n times this before taking a free Lease (default: 200ms)
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7473; "" turns it off)
-  --log-level LEVEL      trace, debug, info, warn, error (default: $BARELB_LOG_LEVEL or info)
+${LOG_FLAGS_HELP}
   -h, --help             show this help
 
 Durations are written like 4s, 500ms or 1m. A holder that dies is replaced
@@ -43,17 +39,14 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     strict: true,
     options: {
       node: { type: 'string' },
-      kubeconfig: { type: 'string' },
-      namespace: { type: 'string', default: 'barelb-system' },
-      'config-map': { type: 'string', default: 'barelb-config' },
-      'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
+      ...CLUSTER_OPTIONS,
+      ...LOG_OPTIONS,
       interface: { type: 'string', multiple: true, default: [] },
       forward: { type: 'string', default: 'kube-proxy' },
       'lease-duration': { type: 'string', default: '4s' },
       'renew-interval': { type: 'string', default: '1s' },
       stagger: { type: 'string', default: '200ms' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7473' },
-      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -61,6 +54,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     process.stdout.write(`${SPEAKER_HELP}\n`);
     return 0;
   }
+  const configFormat = parseConfigFormat(values['config-format']);
   if (values.forward !== 'kube-proxy' && values.forward !== 'nodeport') {
     throw new InvalidFlagError('forward', values.forward, 'kube-proxy or nodeport');
   }
@@ -74,7 +68,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   }
   if (election.leaseDurationMs < 1000) throw new InvalidFlagError('lease-duration', values['lease-duration'], 'at least 1s (Leases count whole seconds)');
   const node = values.node ?? process.env['NODE_NAME'] ?? os.hostname();
-  const log = createRootLogger({ level: values['log-level'] }).child({ component: 'speaker', node });
+  const log = loggerFrom(values).child({ component: 'speaker', node });
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const metrics = new SpeakerMetrics();
   const speaker = new Speaker({
@@ -93,7 +87,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     ? await startHttpServer(values['metrics-addr'], metrics.registry, { healthy: () => true, ready: () => speaker.isReady }, log)
     : undefined;
   const stopped = shutdownSignal(log);
-  log.info({ namespace: values.namespace, forward: values.forward, election, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
+  log.info({ namespace: values.namespace, configMap: values['config-map'], configFormat, forward: values.forward, election, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
   await speaker.run(stopped);
   server?.close();
   return 0;

@@ -4,6 +4,8 @@ import {
   CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1ConfigMap, type V1Endpoints, type V1Lease, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
+import type { ConfigFormat } from '../config/convert/config-format.js';
+import { formatWarning } from '../config/convert/conversion.js';
 import { DEFAULT_ANNOUNCE, type AnnounceSpec } from '../config/types.js';
 import { loadConfig } from '../controller/config-loader.js';
 import { handles } from '../controller/service-request.js';
@@ -18,10 +20,12 @@ import { canonicalIp } from '../net/ip.js';
 import { PacketSocket, interfaceInfo } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/metrics.js';
-import { ArpResponder } from './arp-responder.js';
+import { ArpThread, type ArpInterface } from './arp-thread.js';
 import { ineligibility, leaseNameFor, type IpUser, type NodeFacts } from './eligibility.js';
 import { IpElection, type ElectionConfig } from './election-state.js';
-import { chooseInterface } from './interface-choice.js';
+import { chooseInterface, type InterfaceChoice } from './interface-choice.js';
+import { IpStates } from './ip-states.js';
+import { LastResult } from './last-result.js';
 import { NodePortForwarder } from './nodeport-forwarder.js';
 import { readyNodesFromEndpoints, readyNodesFromSlices } from './ready-nodes.js';
 import { rankCandidates } from './rendezvous.js';
@@ -31,6 +35,8 @@ export interface SpeakerOptions {
   readonly node: string;
   readonly namespace: string;
   readonly configMap: string;
+  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
+  readonly configFormat?: ConfigFormat;
   readonly lbClass: string;
   /** `--interface`; empty: the config's announce.interfaces, else any. */
   readonly interfaces: readonly string[];
@@ -48,10 +54,14 @@ interface IpState {
   written: LeaseSnapshot | undefined;
   busy: boolean;
   wakeAtMs: number;
-  responder: ArpResponder | undefined;
+  responder: ArpInterface | undefined;
   announced: boolean;
   /** The last holder the Lease named; a holder that released it is not ranked for the next turn. */
   lastHolder: string | undefined;
+  /** Keyed by the ranked node names. */
+  readonly ranking: LastResult<string, string[]>;
+  /** Keyed by Speaker.interfacesGeneration. */
+  readonly iface: LastResult<number, InterfaceChoice | undefined>;
 }
 
 const TICK_MS = 50;
@@ -67,8 +77,9 @@ export class Speaker {
   private readonly coordination: CoordinationV1Api;
   private readonly events: EventRecorder;
   private readonly log: Logger;
-  private readonly states = new Map<string, IpState>();
-  private readonly responders = new Map<string, ArpResponder>();
+  private readonly states = new IpStates<IpState>((st) => st.lease.name);
+  private readonly responders = new Map<string, ArpInterface>();
+  private arp!: ArpThread;
   private services!: ResilientInformer<V1Service>;
   private nodes!: ResilientInformer<V1Node>;
   private endpoints!: ResilientInformer<V1Endpoints> | ResilientInformer<V1EndpointSlice>;
@@ -88,6 +99,9 @@ export class Speaker {
   private nodeFacts: NodeFacts[] = [];
   private osInterfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {};
   private interfacesReadAtMs = -Infinity;
+  private interfacesJson = '';
+  /** Bumped when the interfaces or the config's announce.interfaces change: per-IP interface choices are redone then. */
+  private interfacesGeneration = 0;
   private wasReachable = true;
 
   constructor(private readonly opts: SpeakerOptions) {
@@ -105,6 +119,7 @@ export class Speaker {
     const { kubeConfig, namespace, log } = this.opts;
     // Fail at start, before any API call, with a message that names the capability.
     PacketSocket.open('lo', () => undefined, () => undefined).close();
+    this.arp = await ArpThread.start((ifname, key, n) => this.countArp(ifname, key, n), log.child({ part: 'arp' }));
     const mk = <T extends { metadata?: { name?: string } }>(name: string, path: string, list: () => Promise<{ items: T[] }>) =>
       new ResilientInformer<T & { metadata?: object }>({ name, kubeConfig, path, list: list as never, log });
     this.services = mk<V1Service>('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces());
@@ -130,7 +145,8 @@ export class Speaker {
     }
     for (const ev of ['add', 'update', 'delete'] as const) {
       this.leases.on(ev, (lease) => {
-        for (const st of this.states.values()) if (st.lease.name === lease.metadata?.name) st.wakeAtMs = 0;
+        const st = this.states.ofLease(lease.metadata?.name ?? '');
+        if (st) st.wakeAtMs = 0;
       });
     }
     if (this.opts.forward === 'nodeport') {
@@ -159,6 +175,7 @@ export class Speaker {
     this.terminating = true;
     for (const st of this.states.values()) this.withdraw(st);
     for (const r of this.responders.values()) r.stop();
+    await this.arp?.close();
     const held = [...this.states.values()].filter((st) => st.written?.record.holder === this.opts.node);
     await Promise.all(
       held.map(async (st) => {
@@ -178,7 +195,7 @@ export class Speaker {
 
   private applyConfig(): void {
     const cm = this.configMaps.get(this.opts.configMap, this.opts.namespace);
-    const loaded = loadConfig(cm);
+    const loaded = loadConfig(cm, this.opts.configFormat);
     if (loaded.source === this.configSource) return;
     this.configSource = loaded.source;
     if (!loaded.ok) {
@@ -186,8 +203,10 @@ export class Speaker {
       this.log.error({ problems: loaded.error.problems.map(formatProblem) }, 'invalid config rejected; the last good config stays in force');
       return;
     }
+    if (loaded.warnings.length > 0) this.log.warn({ warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
     this.opts.metrics.configValid.set(1);
     this.announce = loaded.config.announce;
+    this.interfacesGeneration++;
     this.log.info({ announce: this.announce }, 'config loaded');
   }
 
@@ -204,11 +223,17 @@ export class Speaker {
       this.applyConfig();
       this.wanted = this.wantedIps();
       this.nodeFacts = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
-      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, this.newState(ip));
+      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(this.newState(ip));
       for (const st of this.states.values()) st.wakeAtMs = 0;
     }
     if (now - this.interfacesReadAtMs > 1000) {
-      this.osInterfaces = os.networkInterfaces();
+      const fresh = os.networkInterfaces();
+      const json = JSON.stringify(fresh);
+      if (json !== this.interfacesJson) {
+        this.osInterfaces = fresh;
+        this.interfacesJson = json;
+        this.interfacesGeneration++;
+      }
       this.interfacesReadAtMs = now;
     }
     const wanted = this.wanted;
@@ -227,7 +252,9 @@ export class Speaker {
       }
       const users = wanted.get(st.ip) ?? [];
       const eligibleNodes = this.nodeFacts.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name);
-      const iface = chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces);
+      const iface = st.iface.get(this.interfacesGeneration, () =>
+        chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces),
+      );
       const ifaceUp = iface !== undefined && safeUp(iface.name);
       const eligible = !this.terminating && users.length > 0 && ifaceUp && eligibleNodes.includes(this.opts.node);
       // Decided also while a write is out: announcing must stop on time even if a renew hangs.
@@ -239,7 +266,7 @@ export class Speaker {
         lease,
         apiReachable,
         eligible,
-        candidates: rankCandidates(st.ip, ranked),
+        candidates: st.ranking.get(ranked.join('\u0000'), () => rankCandidates(st.ip, ranked)),
         nowMs: now,
       });
       try {
@@ -295,6 +322,8 @@ export class Speaker {
       responder: undefined,
       announced: false,
       lastHolder: undefined,
+      ranking: new LastResult(),
+      iface: new LastResult(),
     };
   }
 
@@ -348,17 +377,7 @@ export class Speaker {
     let responder = this.responders.get(ifname);
     if (!responder) {
       const macAddress = MacAddress.tryParse(mac) ?? MacAddress.fromBytes(interfaceInfo(ifname).mac);
-      responder = new ArpResponder(ifname, macAddress, {
-        observe: (d, i) => {
-          const m = this.opts.metrics;
-          if (d.action === 'answer') m.arpAnswered.inc({ interface: i });
-          else if (d.action === 'ignore') m.arpIgnored.inc({ interface: i, reason: d.reason });
-          else if (d.action === 'drop') m.arpDropped.inc({ interface: i, reason: d.reason });
-          else m.arpConflicts.inc({ interface: i });
-        },
-        garpSent: (i) => this.opts.metrics.garpSent.inc({ interface: i }),
-      }, this.log.child({ part: 'arp' }));
-      responder.start(this.announce.garpRefreshSeconds);
+      responder = this.arp.open(ifname, macAddress, this.announce.garpRefreshSeconds);
       this.responders.set(ifname, responder);
     }
     responder.announce(st.ip);
@@ -372,6 +391,18 @@ export class Speaker {
         { type: 'Normal', reason: 'AnnouncingIP', message: `node ${this.opts.node} announces ${st.ip} on ${ifname}` },
       );
     }
+  }
+
+  /** The ARP thread's counters (keys: see ArpReport) into this process's metrics. */
+  private countArp(ifname: string, key: string, n: number): void {
+    const m = this.opts.metrics;
+    const [kind, reason = ''] = key.split(':');
+    const labels = { interface: ifname };
+    if (kind === 'answer') m.arpAnswered.inc(labels, n);
+    else if (kind === 'conflict') m.arpConflicts.inc(labels, n);
+    else if (kind === 'garp') m.garpSent.inc(labels, n);
+    else if (kind === 'ignore') m.arpIgnored.inc({ ...labels, reason }, n);
+    else if (kind === 'drop') m.arpDropped.inc({ ...labels, reason }, n);
   }
 
   private withdraw(st: IpState): void {

@@ -20,7 +20,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');

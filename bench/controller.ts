@@ -19,7 +19,7 @@ export interface ControllerBenchResult {
   readonly createAndAssignMs: number;
 }
 
-async function withConcurrency<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+export async function withConcurrency<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: n }, async () => {
     while (next < items.length) await fn(items[next++] as T);
@@ -44,6 +44,21 @@ async function waitAllAssigned(core: CoreV1Api, namespace: string, count: number
   }
 }
 
+/**
+ * The baseline for assignment: `writes` sequential status merge patches by a bare client loop, over the
+ * Services `prefix`-0 .. `prefix`-(services - 1) (round robin). Returns the elapsed ms.
+ */
+export async function bareStatusWrites(core: CoreV1Api, namespace: string, writes: number, services: number, prefix: string): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < writes; i++) {
+    await core.patchNamespacedServiceStatus(
+      { name: `${prefix}-${i % services}`, namespace, body: { status: { loadBalancer: { ingress: [{ ip: `10.200.${(i >> 8) & 255}.${i & 255}` }] } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+  return performance.now() - start;
+}
+
 function configMap(namespace: string, withPool: boolean): object {
   return {
     metadata: { name: 'barelb-config', namespace },
@@ -51,7 +66,7 @@ function configMap(namespace: string, withPool: boolean): object {
   };
 }
 
-async function deleteNamespaceAndWait(core: CoreV1Api, name: string): Promise<void> {
+export async function deleteNamespaceAndWait(core: CoreV1Api, name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(() => undefined);
   for (;;) {
     try {
@@ -76,14 +91,7 @@ export async function benchController(kubeconfig: string, count = 1000): Promise
   const createStart = performance.now();
   await createServices(core, nsBare, count, 'b');
   const createOnlyMs = performance.now() - createStart;
-  const bareStart = performance.now();
-  for (let i = 0; i < count; i++) {
-    await core.patchNamespacedServiceStatus(
-      { name: `b-${i}`, namespace: nsBare, body: { status: { loadBalancer: { ingress: [{ ip: `10.200.${i >> 8}.${i & 255}` }] } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-  }
-  const bareStatusWritesMs = performance.now() - bareStart;
+  const bareStatusWritesMs = await bareStatusWrites(core, nsBare, count, count, 'b');
   await deleteNamespaceAndWait(core, nsBare);
 
   await core.createNamespacedConfigMap({ namespace: nsCfg, body: configMap(nsCfg, false) });

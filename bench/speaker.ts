@@ -13,13 +13,13 @@ export interface SpeakerBenchResult {
 
 const NS = 'bench-speaker';
 
-function percentile(xs: readonly number[], p: number): number {
+export function percentile(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 }
 
 /** Per-reply round trips (µs) of `count` ARP requests from the client. */
-async function arpTimes(ip: string, count: number): Promise<number[]> {
+export async function arpTimes(ip: string, count: number): Promise<number[]> {
   const out = await inNs(lab.clientNs, 'arping', ['-c', String(count), '-W', '0.02', '-i', 'eth0', ip], 60_000).catch((e: { stdout?: string }) => e.stdout ?? '');
   return [...out.matchAll(/time=([\d.]+) (usec|msec)/g)].map((m) => Number(m[1]) * (m[2] === 'msec' ? 1000 : 1));
 }

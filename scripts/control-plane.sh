@@ -10,6 +10,8 @@
 #
 # State lives in $BARELB_CP_DIR (default: .lab/control-plane in the repo).
 # Ports: $BARELB_CP_PORT (apiserver, default 16443), $BARELB_ETCD_PORT (default 12379; peer +1).
+# $BARELB_CP_NODE_PORT_RANGE widens the NodePort range (default 30000-32767, room for 2,768
+# Services; `npm run bench` needs more for its 5,000 LoadBalancer Services).
 # In a lab: $BARELB_CP_NETNS runs everything inside that network namespace and
 # $BARELB_CP_HOST is the apiserver's address there (default 127.0.0.1).
 source "$(dirname "$0")/lib.sh"
@@ -49,13 +51,16 @@ wait_for() { # description, seconds, command...
 start_apiserver() { # bin dir
   say "starting kube-apiserver on $HOST:$API_PORT${NETNS:+ in netns $NETNS}"
   echo "$1" >"$DIR/bin-dir"
+  # Kept for start-apiserver, so an outage drill brings back the same range.
+  local node_ports="${BARELB_CP_NODE_PORT_RANGE:-$(cat "$DIR/node-port-range" 2>/dev/null || echo 30000-32767)}"
+  echo "$node_ports" >"$DIR/node-port-range"
   start_bg kube-apiserver "$1/kube-apiserver" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --secure-port="$API_PORT" --bind-address="$HOST" --advertise-address="$HOST" \
     --cert-dir="$DIR/certs" --token-auth-file="$DIR/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc \
-    --service-cluster-ip-range=10.96.0.0/16 --service-node-port-range=30000-32767 \
+    --service-cluster-ip-range=10.96.0.0/16 --service-node-port-range="$node_ports" \
     --enable-priority-and-fairness=false
   wait_for kube-apiserver 60 kubectl --kubeconfig "$KUBECONFIG_OUT" get --raw /readyz
 }

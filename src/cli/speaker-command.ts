@@ -31,7 +31,12 @@ ${LOG_FLAGS_HELP}
   -h, --help             show this help
 
 Durations are written like 4s, 500ms or 1m. A holder that dies is replaced
-within about lease-duration + renew-interval + stagger.`;
+within about lease-duration + renew-interval + stagger.
+
+Every announced IP costs one Lease write per renew-interval, cluster-wide: the
+defaults suit a few hundred IPs. For more, set renew-interval >= IPs / (the
+Lease writes/s your API server can spare) and lease-duration about 4 times it
+(docs/benchmarks.md, "Sizing the speakers' timers").`;
 
 export async function runSpeaker(argv: string[]): Promise<number> {
   const { values } = parseArgs({

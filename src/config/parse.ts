@@ -40,6 +40,7 @@ export function parseConfig(text: string): BarelbConfig {
     // js-yaml can report a negative column (duplicated keys in flow mappings); the line is still right.
     reason = reason.replace(/\((\d+):-\d+\)$/, '(line $1)');
     // Invisible characters (a name ending in U+2028, say) would make the message unreadable in an Event.
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this escapes
     reason = reason.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     if (reason.startsWith('expected a single document')) reason += ': the config is one document; remove the "---" or "..." lines';
     throw new InvalidConfigError([{ path: '', pool: undefined, value: undefined, message: `not valid YAML: ${reason}` }]);

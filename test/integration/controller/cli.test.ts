@@ -46,9 +46,19 @@ t.test('barelb with no command prints the help and exits 2', async (t) => {
 });
 
 t.test('an unknown command exits 2 naming it', async (t) => {
-  const r = await runCli(['frobnicate']);
-  t.equal(r.code, 2);
-  t.match(r.stderr, /unknown command "frobnicate"/);
+  for (const name of ['frobnicate', 'toString', '__proto__']) {
+    const r = await runCli([name]);
+    t.equal(r.code, 2, `${name} exits 2`);
+    t.match(r.stderr, new RegExp(`unknown command "${name}"`), `${name} is named`);
+  }
+});
+
+t.test('barelb help COMMAND shows that command\'s own help', async (t) => {
+  for (const [name, usage] of [['status', /^Usage: barelb status \[flags\]/], ['config', /barelb config convert/], ['speaker', /^Usage: barelb speaker \[flags\]/]] as const) {
+    const r = await runCli(['help', name]);
+    t.equal(r.code, 0, `help ${name} exits 0`);
+    t.match(r.stdout, usage, `help ${name}`);
+  }
 });
 
 t.test('barelb controller --help lists every flag the command accepts', async (t) => {
@@ -187,8 +197,8 @@ t.test('--log-format text: one readable line per record, nothing as JSON', async
   const r = await runAgainstClosedPort(t, ['--no-leader-elect', '--log-format', 'text'], 1_000);
   const lines = r.out.split('\n').filter((l) => l.trim() !== '');
   t.equal(r.logs.length, 0, 'no JSON lines');
-  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} WARN  controller  cannot list from the API server; retrying .*err=/.test(l)), `a retry line reads as text:\n${lines.slice(0, 3).join('\n')}`);
-  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  controller  stopped/.test(l)), 'the last line too');
+  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} WARN {2}controller {2}cannot list from the API server; retrying .*err=/.test(l)), `a retry line reads as text:\n${lines.slice(0, 3).join('\n')}`);
+  t.ok(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO {2}controller {2}stopped/.test(l)), 'the last line too');
 });
 
 t.test('with leader election: keeps retrying the Lease, exits 0 on SIGTERM', async (t) => {

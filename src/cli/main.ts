@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 import { BarelbError } from '../errors.js';
 import { runConfig } from './config-command.js';
-import { CONTROLLER_HELP, runController } from './controller-command.js';
-import { SPEAKER_HELP, runSpeaker } from './speaker-command.js';
+import { runController } from './controller-command.js';
+import { runSpeaker } from './speaker-command.js';
 import { runStatus } from './status-command.js';
+
+const COMMANDS = new Map<string, (argv: string[]) => Promise<number>>([
+  ['controller', runController],
+  ['speaker', runSpeaker],
+  ['config', runConfig],
+  ['status', runStatus],
+]);
 
 const HELP = `Usage: barelb <command> [flags]
 
@@ -20,25 +27,17 @@ Run 'barelb <command> --help' for a command's flags.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'controller':
-      return runController(rest);
-    case 'speaker':
-      return runSpeaker(rest);
-    case 'config':
-      return runConfig(rest);
-    case 'status':
-      return runStatus(rest);
-    case 'help':
-    case '--help':
-    case '-h':
-    case undefined:
-      process.stdout.write(`${rest[0] === 'controller' ? CONTROLLER_HELP : rest[0] === 'speaker' ? SPEAKER_HELP : HELP}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`barelb: unknown command "${command}"\n\n${HELP}\n`);
-      return 2;
+  const run = command === undefined ? undefined : COMMANDS.get(command);
+  if (run) return run(rest);
+  if (command === 'help' || command === '--help' || command === '-h' || command === undefined) {
+    // `barelb help speaker` is `barelb speaker --help`: one help text per command.
+    const topic = rest[0] === undefined ? undefined : COMMANDS.get(rest[0]);
+    if (topic) return topic(['--help']);
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined ? 2 : 0;
   }
+  process.stderr.write(`barelb: unknown command "${command}"\n\n${HELP}\n`);
+  return 2;
 }
 
 main(process.argv.slice(2)).then(

@@ -7,7 +7,7 @@ import { Speaker } from '../speaker/speaker.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
-import { InvalidFlagError, parseDuration } from './duration.js';
+import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
 
 export const SPEAKER_HELP = `Usage: barelb speaker [flags]
 
@@ -26,6 +26,9 @@ ${clusterFlagsHelp('the per-IP Leases', 'announce', CONFIG_FORMAT_HELP)}
   --lease-duration D     how long a per-IP Lease stays valid unrenewed (default: 4s)
   --renew-interval D     how often a holder renews (default: 1s)
   --stagger D            rank n of the candidates waits n times this before taking a free Lease (default: 200ms)
+  --lease-writes-in-flight N
+                         Lease writes sent at once at most; the rest wait, releases first,
+                         then renewals, then acquisitions (default: 16)
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7473; "" turns it off)
 ${LOG_FLAGS_HELP}
   -h, --help             show this help
@@ -51,6 +54,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
       'lease-duration': { type: 'string', default: '4s' },
       'renew-interval': { type: 'string', default: '1s' },
       stagger: { type: 'string', default: '200ms' },
+      'lease-writes-in-flight': { type: 'string', default: '16' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7473' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -81,10 +85,12 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     node,
     namespace: values.namespace,
     configMap: values['config-map'],
+    configFormat,
     lbClass: values['lb-class'],
     interfaces: values.interface,
     forward: values.forward,
     election,
+    leaseWritesInFlight: parsePositiveInt('lease-writes-in-flight', values['lease-writes-in-flight']),
     log,
     metrics,
   });

@@ -130,8 +130,13 @@ export class SpeakerMetrics {
   });
   readonly leaseWrites = new Counter({
     name: 'barelb_lease_writes_total',
-    help: 'Lease writes, by kind (acquire, renew, release) and result (ok, conflict, error)',
+    help: 'Lease writes, by kind (acquire, renew, release) and result (ok, conflict, error; stale: dropped because the Lease changed while it waited)',
     labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
+  readonly leaseWritesWaiting = new Gauge({
+    name: 'barelb_lease_writes_waiting',
+    help: 'Lease writes waiting for one of the --lease-writes-in-flight slots (growing: the API server cannot keep up with IPs / renew-interval)',
     registers: [this.registry],
   });
   readonly configValid = new Gauge({

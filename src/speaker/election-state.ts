@@ -150,6 +150,11 @@ export class IpElection {
     this.retryAtMs = nowMs + this.config.renewIntervalMs;
   }
 
+  /** The write was never sent (the Lease changed while it waited for a slot): decide again on what is there now. */
+  onDropped(): void {
+    this.pending = undefined;
+  }
+
   onReleased(nowMs: number): void {
     const p = this.answered();
     if (p) this.learned(p, undefined, nowMs);

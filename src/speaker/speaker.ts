@@ -29,6 +29,10 @@ import { LastResult } from './last-result.js';
 import { NodePortForwarder } from './nodeport-forwarder.js';
 import { readyNodesFromEndpoints, readyNodesFromSlices } from './ready-nodes.js';
 import { rankCandidates } from './rendezvous.js';
+import { WriteSlots } from './write-slots.js';
+
+// Giving an IP back lets another node take it at once; keeping one comes before taking a new one.
+const WRITE_PRIORITY = { release: 0, renew: 1, acquire: 2 } as const;
 
 export interface SpeakerOptions {
   readonly kubeConfig: KubeConfig;
@@ -42,6 +46,8 @@ export interface SpeakerOptions {
   readonly interfaces: readonly string[];
   readonly forward: 'kube-proxy' | 'nodeport';
   readonly election: ElectionConfig;
+  /** Lease writes in flight at most (`--lease-writes-in-flight`). */
+  readonly leaseWritesInFlight: number;
   readonly log: Logger;
   readonly metrics: SpeakerMetrics;
 }
@@ -78,6 +84,7 @@ export class Speaker {
   private readonly events: EventRecorder;
   private readonly log: Logger;
   private readonly states = new IpStates<IpState>((st) => st.lease.name);
+  private readonly writeSlots: WriteSlots;
   private readonly responders = new Map<string, ArpInterface>();
   private arp!: ArpThread;
   private services!: ResilientInformer<V1Service>;
@@ -105,6 +112,7 @@ export class Speaker {
   private wasReachable = true;
 
   constructor(private readonly opts: SpeakerOptions) {
+    this.writeSlots = new WriteSlots(opts.leaseWritesInFlight, 3);
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.coordination = opts.kubeConfig.makeApiClient(CoordinationV1Api);
     this.log = opts.log;
@@ -336,8 +344,19 @@ export class Speaker {
     st.busy = true;
     const { metrics } = this.opts;
     const seconds = Math.ceil(this.opts.election.leaseDurationMs / 1000);
+    const decidedOn = this.leases.get(st.lease.name, this.opts.namespace)?.metadata?.resourceVersion;
+    metrics.leaseWritesWaiting.inc();
+    const giveBack = await this.writeSlots.acquire(WRITE_PRIORITY[kind]);
+    metrics.leaseWritesWaiting.dec();
     try {
       const cached = this.leases.get(st.lease.name, this.opts.namespace);
+      // Taking or giving back was decided on a Lease that has changed while the write waited for a
+      // slot: the compare-and-swap would be against the new version, so decide again instead.
+      if (kind !== 'renew' && cached?.metadata?.resourceVersion !== decidedOn) {
+        metrics.leaseWrites.inc({ kind, result: 'stale' });
+        st.election.onDropped();
+        return;
+      }
       const base = kind === 'renew' && st.written ? st.written : cached ? leaseSnapshot(cached) : undefined;
       if (kind === 'release') {
         if (base) st.written = await st.lease.write(base, undefined, 1);
@@ -366,6 +385,7 @@ export class Speaker {
         st.election.onWriteFailed(performance.now());
       }
     } finally {
+      giveBack();
       st.busy = false;
       st.wakeAtMs = 0;
     }

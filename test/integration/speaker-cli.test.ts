@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { CLI, eventually } from './harness.js';
+import { CLI, apply, eventually, kubeconfigPath, namespaces, uniqueName } from './harness.js';
 
 // `barelb speaker` as a user meets it: help, flag errors, and a missing capability.
 function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out: string }> {
@@ -20,7 +20,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level', '--log-format', '--config-format', '--lease-writes-in-flight']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
@@ -32,6 +32,8 @@ t.test('flag errors exit 2 with a clear message', async (t) => {
     [['--renew-interval', '5s', '--lease-duration', '4s'], /--renew-interval "5s": expected less than --lease-duration/],
     [['--lease-duration', '500ms', '--renew-interval', '100ms'], /at least 1s/],
     [['--stagger', 'soon'], /--stagger "soon": expected a duration/],
+    [['--lease-writes-in-flight', '0'], /--lease-writes-in-flight "0": expected a whole number of at least 1/],
+    [['--config-format', 'calico'], /--config-format "calico"/],
   ];
   for (const [args, message] of rows) {
     const { code, out } = await cli(['speaker', ...args]);
@@ -69,4 +71,24 @@ t.test('SIGTERM while the API server is unreachable: exits at once with 0', asyn
   const [code] = (await exited) as [number];
   t.equal(code, 0, 'exit code 0');
   t.ok(Date.now() - start < 3000, `exited ${Date.now() - start} ms after SIGTERM`);
+});
+
+t.test('--config-format metallb: the speaker reads a MetalLB ConfigMap as it is', async (t) => {
+  const ns = uniqueName('speaker-metallb');
+  await namespaces(t, ns);
+  await apply(
+    `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: ${ns}}\ndata:\n  config: |\n    address-pools:\n    - name: lan\n      protocol: layer2\n      addresses: [192.0.2.240/29]\n`,
+  );
+  const child = spawn(
+    process.execPath,
+    [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', ns, '--config-map', 'config', '--config-format', 'metallb', '--metrics-addr', ''],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await eventually('the speaker to load the config', 30_000, async () => (/"msg":"config loaded"/.test(out) ? true : undefined));
+  t.notMatch(out, /invalid config rejected/, 'not read as barelb\'s own format');
+  t.match(out, /"configFormat":"metallb"/, 'says which format it reads');
 });

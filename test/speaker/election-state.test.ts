@@ -58,6 +58,15 @@ t.test('rank 0 takes a missing Lease at once, announces once the write is answer
   t.ok(e.holds);
 });
 
+t.test('a write dropped before it was sent (the Lease changed while it waited) is decided again on the new record', async (t) => {
+  const e = new IpElection('a', CFG);
+  t.same(e.decide(inp(0, undefined)), off(ACQUIRE), 'the Lease is missing: acquire');
+  t.same(e.decide(inp(5, undefined)), off(wait(Infinity)), 'waiting for that write');
+  e.onDropped();
+  t.same(e.decide(inp(10, rec('b', '1'))), off(wait(10_011)), 'b took it meanwhile: wait for it to expire, nothing sent');
+  t.notOk(e.holds);
+});
+
 t.test('rank n waits n × stagger after the Lease became free', async (t) => {
   for (const [node, rank] of [['a', 0], ['b', 1], ['c', 2]] as const) {
     const e = new IpElection(node, CFG);

@@ -189,6 +189,25 @@ export function serviceYaml(o: {
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [svc, ep] });
 }
 
+/**
+ * Waits until kube-proxy on every node serves a NodePort Service created now, then deletes it: a
+ * suite should measure barelb, not kube-proxy catching up (after an API server outage its watches
+ * back off for a while). Needs a backend on `backendPort` of every node.
+ */
+export async function kubeProxiesCurrent(namespace: string, backendPort: number): Promise<void> {
+  const name = `kube-proxy-probe-${process.pid}`;
+  const yaml = JSON.parse(serviceYaml({ name, namespace, port: 80, targetPort: backendPort, endpointNodes: lab.nodes })) as { items: { spec?: { type?: string } }[] };
+  (yaml.items[0]?.spec as { type: string }).type = 'NodePort';
+  await apply(JSON.stringify(yaml));
+  const nodePort = await eventually('the probe NodePort', 10_000, async () =>
+    Number(await kubectl(['get', 'svc', '-n', namespace, name, '-o', 'jsonpath={.spec.ports[0].nodePort}'])) || undefined,
+  );
+  for (const n of lab.nodes) {
+    await eventually(`kube-proxy on ${n} to serve a new Service`, 60_000, () => fetchFromClient(`http://${lab.nodeIp(n)}:${nodePort}/`));
+  }
+  await kubectl(['delete', 'svc', '-n', namespace, name, '--wait=false']);
+}
+
 export async function ingressIp(namespace: string, name: string): Promise<string> {
   return eventually(`${namespace}/${name} to get an address`, 20_000, async () => {
     const out = await kubectl(['get', 'service', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);

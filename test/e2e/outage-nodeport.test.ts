@@ -33,11 +33,19 @@ async function nftCounter(node: string, vip: string): Promise<number> {
   return Number(/counter packets (\d+)/.exec(line ?? '')?.[1] ?? 0);
 }
 
+/** ARP may answer a moment before the rewrite is in (kube-proxy carries those first packets): wait for it. */
+async function rewriteInstalled(node: string, vip: string): Promise<void> {
+  await eventually(`the rewrite for ${vip} on ${node}`, 10_000, async () =>
+    (await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'ip', 'barelb']).catch(() => '')).includes(`ip daddr ${vip} `) ? true : undefined,
+  );
+}
+
 t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client source kept where kube-proxy keeps it', async (t) => {
   const node = lab.nodes[1] as string;
   await apply(serviceYaml({ name: 'np-local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node], externalTrafficPolicy: 'Local' }));
   const ip = await ingressIp(NS, 'np-local');
   await eventually(`${node} to hold ${ip}`, 20_000, async () => ((await leaseHolder(ip)) === node ? true : undefined));
+  await rewriteInstalled(node, ip);
   const answer = await eventually('a response through the VIP', 15_000, () => fetchFromClient(`http://${ip}/`));
   t.equal(answer.node, node, 'served by the backend on the announcing node');
   t.equal(answer.client, lab.clientIp, 'the backend sees the client address (Local)');
@@ -48,6 +56,7 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
   await apply(serviceYaml({ name: 'np-cluster', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes }));
   const ip2 = await ingressIp(NS, 'np-cluster');
   const holder = await eventually(`a holder for ${ip2}`, 20_000, () => leaseHolder(ip2));
+  await rewriteInstalled(holder, ip2);
   for (let i = 0; i < 6; i++) t.ok(await eventually('a response', 10_000, () => fetchFromClient(`http://${ip2}/`)), `Cluster request ${i + 1} answered`);
   t.ok((await nftCounter(holder, ip2)) > 0, 'Cluster traffic also through the rewrite');
 });

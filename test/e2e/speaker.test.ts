@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, metricOf, serviceYaml,
+  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, leaseHolder, macOf, metricOf, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
@@ -47,10 +47,10 @@ t.before(async () => {
   startController(t);
   // The speakers run with exactly the permissions manifests/speaker-rbac.yaml grants.
   saConfig = await speakerKubeconfig();
-  for (const n of lab.nodes) {
-    startBackend(t, n, 8080, `backend-${n}`);
-    speakers.set(n, startSpeaker(t, n, [], saConfig));
-  }
+  for (const n of lab.nodes) startBackend(t, n, 8080, `backend-${n}`);
+  // The suite before this one may have stopped the API server: kube-proxy must be current first.
+  await kubeProxiesCurrent(NS, 8080);
+  for (const n of lab.nodes) speakers.set(n, startSpeaker(t, n, [], saConfig));
   // All speakers in the race before the first address exists, so the ranking decides who announces.
   for (const n of lab.nodes) await speakerReady(n);
 });

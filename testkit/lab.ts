@@ -158,7 +158,7 @@ export async function apply(yaml: string): Promise<void> {
   await kubectl(['apply', '-f', '-'], yaml);
 }
 
-/** A selector-less LoadBalancer Service with Endpoints on the given nodes (backends listen on NODEIP:targetPort). */
+/** A selector-less Service (LoadBalancer unless `type` says otherwise) with Endpoints on the given nodes (backends listen on NODEIP:targetPort). */
 export function serviceYaml(o: {
   name: string;
   namespace: string;
@@ -167,13 +167,14 @@ export function serviceYaml(o: {
   endpointNodes: string[];
   annotations?: Record<string, string>;
   externalTrafficPolicy?: 'Cluster' | 'Local';
+  type?: 'LoadBalancer' | 'NodePort';
 }): string {
   const svc = {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: o.name, namespace: o.namespace, annotations: o.annotations ?? {} },
     spec: {
-      type: 'LoadBalancer',
+      type: o.type ?? 'LoadBalancer',
       externalTrafficPolicy: o.externalTrafficPolicy ?? 'Cluster',
       ports: [{ name: 'http', port: o.port, targetPort: o.targetPort, protocol: 'TCP' }],
     },
@@ -196,9 +197,7 @@ export function serviceYaml(o: {
  */
 export async function kubeProxiesCurrent(namespace: string, backendPort: number): Promise<void> {
   const name = `kube-proxy-probe-${process.pid}`;
-  const yaml = JSON.parse(serviceYaml({ name, namespace, port: 80, targetPort: backendPort, endpointNodes: lab.nodes })) as { items: { spec?: { type?: string } }[] };
-  (yaml.items[0]?.spec as { type: string }).type = 'NodePort';
-  await apply(JSON.stringify(yaml));
+  await apply(serviceYaml({ name, namespace, port: 80, targetPort: backendPort, endpointNodes: lab.nodes, type: 'NodePort' }));
   const nodePort = await eventually('the probe NodePort', 10_000, async () =>
     Number(await kubectl(['get', 'svc', '-n', namespace, name, '-o', 'jsonpath={.spec.ports[0].nodePort}'])) || undefined,
   );

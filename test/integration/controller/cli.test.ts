@@ -109,7 +109,8 @@ interface Exit {
   signal: NodeJS.Signals | null;
   logs: Record<string, unknown>[];
   out: string;
-  aliveFor: number;
+  /** Neither exited nor killed when the wait was over. */
+  stillRunning: boolean;
 }
 
 /** Runs the controller against an API server that refuses connections for `ms`, then sends SIGTERM. */
@@ -151,9 +152,10 @@ async function runAgainstClosedPort(t: Test, extra: string[], ms: number): Promi
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`controller exited early: ${out}`);
     return /ECONNREFUSED/.test(out) ? true : undefined;
   });
-  const started = Date.now();
+  // Whether it is still running once the wait is over: comparing a Date.now() difference with the
+  // timer's delay flaked, since the two clocks may disagree by a millisecond.
   await new Promise((r) => setTimeout(r, ms));
-  const aliveFor = child.exitCode === null && child.signalCode === null ? Date.now() - started : -1;
+  const stillRunning = child.exitCode === null && child.signalCode === null;
   // Still serving its health endpoint while the API server is unreachable.
   const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.status, () => 0);
   t.equal(health, 200, '/healthz answers while the API server is unreachable');
@@ -169,12 +171,12 @@ async function runAgainstClosedPort(t: Test, extra: string[], ms: number): Promi
     }
   });
   if (!extra.includes('--log-format')) t.ok(out.split('\n').filter((l) => l.trim() !== '').length === logs.length, 'every output line is a JSON log line');
-  return { code, signal, logs, out, aliveFor };
+  return { code, signal, logs, out, stillRunning };
 }
 
 t.test('without leader election: keeps retrying the list with a growing delay, exits 0 on SIGTERM', async (t) => {
   const r = await runAgainstClosedPort(t, ['--no-leader-elect'], 4_000);
-  t.ok(r.aliveFor >= 4_000, 'still running after 4 s');
+  t.ok(r.stillRunning, 'still running after 4 s');
   t.equal(r.code, 0, 'exit code 0');
   t.equal(r.signal, null, 'exited by itself, not killed by the signal');
   const retries = r.logs.filter((l) => l['msg'] === 'cannot list from the API server; retrying');
@@ -203,7 +205,7 @@ t.test('--log-format text: one readable line per record, nothing as JSON', async
 
 t.test('with leader election: keeps retrying the Lease, exits 0 on SIGTERM', async (t) => {
   const r = await runAgainstClosedPort(t, ['--lease-name', 'cli-test'], 3_000);
-  t.ok(r.aliveFor >= 3_000, 'still running after 3 s');
+  t.ok(r.stillRunning, 'still running after 3 s');
   t.equal(r.code, 0, 'exit code 0');
   t.equal(r.signal, null);
   const retries = r.logs.filter((l) => l['msg'] === 'leader election: cannot reach the Lease; retrying');

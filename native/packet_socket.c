@@ -272,8 +272,8 @@ static psock_t *get_handle(napi_env env, napi_value v) {
 
 // open(ifname, onFrame, onError, kernelOutgoingFilter = true)
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ifname[IFNAMSIZ];
   if (argc < 3) {
@@ -294,6 +294,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_valuetype t;
     NAPI_OK(napi_typeof(env, argv[3], &t));
     if (t == napi_boolean) NAPI_OK(napi_get_value_bool(env, argv[3], &want_kernel_filter));
+  }
+  // The EtherType to receive: ARP unless told (the speakers' heartbeats use their own).
+  uint32_t ethertype = ETH_P_ARP;
+  if (argc >= 5) {
+    napi_valuetype t;
+    NAPI_OK(napi_typeof(env, argv[4], &t));
+    if (t == napi_number) NAPI_OK(napi_get_value_uint32(env, argv[4], &ethertype));
+    if (t != napi_undefined && (t != napi_number || ethertype == 0 || ethertype > 0xffff)) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "ethertype must be an integer from 1 to 65535");
+      return NULL;
+    }
   }
 
   // Protocol 0: the socket receives nothing until bind() names the interface.
@@ -329,7 +340,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);
   sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons(ETH_P_ARP);
+  sll.sll_protocol = htons((uint16_t)ethertype);
   sll.sll_ifindex = ifindex;
   if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
     int err = errno;

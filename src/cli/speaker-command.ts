@@ -7,39 +7,40 @@ import { Speaker } from '../speaker/speaker.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
-import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
+import { InvalidFlagError, parseDuration } from './duration.js';
 
 export const SPEAKER_HELP = `Usage: barelb speaker [flags]
 
-Announces LoadBalancer IPs from this node: per IP, a Lease elects one node
-among the eligible ones; that node answers ARP for the IP (and sends
-gratuitous ARP when it takes over). Never allocates: it reads IPs from
-Service status. Needs CAP_NET_RAW (and CAP_NET_ADMIN with --forward nodeport).
+Announces LoadBalancer IPs from this node. The speakers hear each other on the
+LAN: each sends an authenticated heartbeat on every interface it announces on,
+and for each IP every speaker computes the same holder among the live, eligible
+nodes (rendezvous hash; a live holder is never preempted). The holder answers
+ARP for the IP and sends gratuitous ARP when it takes over. Never allocates: it
+reads IPs from Service status, and announces only addresses inside the
+configured pools. Needs CAP_NET_RAW (and CAP_NET_ADMIN with --forward nodeport).
 
 Flags:
   --node NAME            this node's name (default: $NODE_NAME, then the hostname)
-${clusterFlagsHelp('the per-IP Leases', 'announce', CONFIG_FORMAT_HELP)}
+${clusterFlagsHelp("this node's speaker Lease and the heartbeat key Secret", 'announce', CONFIG_FORMAT_HELP)}
   --interface NAME       answer ARP only on this interface (repeatable; default: the
                          config's announce.interfaces, else the interface whose subnet holds the IP)
   --forward MODE         kube-proxy: kube-proxy's rules carry the traffic (default);
                          nodeport: barelb forwards VIP:port to this node's NodePort itself
-  --lease-duration D     how long a per-IP Lease stays valid unrenewed (default: 4s)
-  --renew-interval D     how often a holder renews (default: 1s)
-  --stagger D            rank n of the candidates waits n times this before taking a free Lease (default: 200ms)
-  --lease-writes-in-flight N
-                         Lease writes sent at once at most; the rest wait, releases first,
-                         then renewals, then acquisitions (default: 16)
+  --heartbeat-interval D how often a heartbeat goes out on each interface (default: 100ms)
+  --failure-timeout D    a peer not heard for this long is dead and its IPs move
+                         (default: 400ms; at least 3 heartbeat intervals)
+  --lease-renew-interval D
+                         how often this node's speaker Lease is renewed when nothing
+                         changes (default: 10s)
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7473; "" turns it off)
 ${LOG_FLAGS_HELP}
   -h, --help             show this help
 
 Durations are written like 4s, 500ms or 1m. A holder that dies is replaced
-within about lease-duration + renew-interval + stagger.
-
-Every announced IP costs one Lease write per renew-interval, cluster-wide: the
-defaults suit a few hundred IPs. For more, set renew-interval >= IPs / (the
-Lease writes/s your API server can spare) and lease-duration about 4 times it
-(docs/benchmarks.md, "Sizing the speakers' timers").`;
+within about failure-timeout; one stopped with SIGTERM says so in its last
+heartbeats and is replaced at once. API writes do not grow with the number of
+IPs: one Lease per node, renewed every lease-renew-interval and rewritten (at
+most once a second) when what the node announces changes.`;
 
 export async function runSpeaker(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -51,10 +52,9 @@ export async function runSpeaker(argv: string[]): Promise<number> {
       ...LOG_OPTIONS,
       interface: { type: 'string', multiple: true, default: [] },
       forward: { type: 'string', default: 'kube-proxy' },
-      'lease-duration': { type: 'string', default: '4s' },
-      'renew-interval': { type: 'string', default: '1s' },
-      stagger: { type: 'string', default: '200ms' },
-      'lease-writes-in-flight': { type: 'string', default: '16' },
+      'heartbeat-interval': { type: 'string', default: '100ms' },
+      'failure-timeout': { type: 'string', default: '400ms' },
+      'lease-renew-interval': { type: 'string', default: '10s' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7473' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -67,15 +67,16 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   if (values.forward !== 'kube-proxy' && values.forward !== 'nodeport') {
     throw new InvalidFlagError('forward', values.forward, 'kube-proxy or nodeport');
   }
-  const election = {
-    leaseDurationMs: parseDuration('lease-duration', values['lease-duration']),
-    renewIntervalMs: parseDuration('renew-interval', values['renew-interval']),
-    staggerMs: parseDuration('stagger', values.stagger),
+  const heartbeat = {
+    intervalMs: parseDuration('heartbeat-interval', values['heartbeat-interval']),
+    failureTimeoutMs: parseDuration('failure-timeout', values['failure-timeout']),
   };
-  if (election.renewIntervalMs >= election.leaseDurationMs) {
-    throw new InvalidFlagError('renew-interval', values['renew-interval'], `less than --lease-duration (${values['lease-duration']})`);
+  if (heartbeat.intervalMs < 10) throw new InvalidFlagError('heartbeat-interval', values['heartbeat-interval'], 'at least 10ms');
+  if (heartbeat.failureTimeoutMs < 3 * heartbeat.intervalMs) {
+    throw new InvalidFlagError('failure-timeout', values['failure-timeout'], `at least 3 times --heartbeat-interval (${values['heartbeat-interval']}), so one lost heartbeat is not a death`);
   }
-  if (election.leaseDurationMs < 1000) throw new InvalidFlagError('lease-duration', values['lease-duration'], 'at least 1s (Leases count whole seconds)');
+  const leaseRenewIntervalMs = parseDuration('lease-renew-interval', values['lease-renew-interval']);
+  if (leaseRenewIntervalMs < 1000) throw new InvalidFlagError('lease-renew-interval', values['lease-renew-interval'], 'at least 1s (Leases count whole seconds)');
   const node = values.node ?? process.env['NODE_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'speaker', node });
   const kubeConfig = loadKubeConfig(values.kubeconfig);
@@ -89,8 +90,8 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     lbClass: values['lb-class'],
     interfaces: values.interface,
     forward: values.forward,
-    election,
-    leaseWritesInFlight: parsePositiveInt('lease-writes-in-flight', values['lease-writes-in-flight']),
+    heartbeat,
+    leaseRenewIntervalMs,
     log,
     metrics,
   });
@@ -98,7 +99,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     ? await startHttpServer(values['metrics-addr'], metrics.registry, { healthy: () => true, ready: () => speaker.isReady }, log)
     : undefined;
   const stopped = shutdownSignal(log);
-  log.info({ namespace: values.namespace, configMap: values['config-map'], configFormat, forward: values.forward, election, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
+  log.info({ namespace: values.namespace, configMap: values['config-map'], configFormat, forward: values.forward, heartbeat, leaseRenewIntervalMs, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
   await speaker.run(stopped);
   server?.close();
   return 0;

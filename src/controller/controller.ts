@@ -11,7 +11,7 @@ import { writeServiceStatus } from '../k8s/service-status.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
-import { loadConfig } from './config-loader.js';
+import { loadConfig } from '../config/config-loader.js';
 import { WarningMemory, outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
 import { handles, readRequest, shownAddresses } from './service-request.js';
 import { WorkQueue } from './work-queue.js';

@@ -19,6 +19,8 @@ export interface PacketSocketOptions {
    * the addon. Defaults to true; false only exists so tests can exercise the fallback.
    */
   readonly kernelOutgoingFilter?: boolean;
+  /** The EtherType received (sends are raw whatever it is). Defaults to ARP (0x0806). */
+  readonly ethertype?: number;
 }
 
 declare const nativeHandle: unique symbol;
@@ -33,6 +35,7 @@ interface NativeAddon {
     onFrame: (frame: Buffer) => void,
     onError: (err: Error) => void,
     kernelOutgoingFilter: boolean,
+    ethertype: number | undefined,
   ): NativeHandle;
   send(handle: NativeHandle, frame: Uint8Array): void;
   close(handle: NativeHandle): void;
@@ -105,7 +108,8 @@ export function interfaceInfo(ifname: string): InterfaceInfo {
 }
 
 /**
- * An AF_PACKET socket bound to one interface that receives ARP frames and sends raw Ethernet
+ * An AF_PACKET socket bound to one interface that receives frames of one EtherType (ARP unless
+ * told otherwise) and sends raw Ethernet
  * frames, polled on the main event loop. Outgoing frames (ours and the host's) are not
  * delivered. Like a net.Socket, an open socket stays alive and keeps the process running until
  * close() or unref().
@@ -142,6 +146,7 @@ export class PacketSocket {
           onError(wrapped instanceof PacketSocketError ? wrapped : new PacketSocketError(err.message, undefined, { cause: err }));
         },
         options.kernelOutgoingFilter ?? true,
+        options.ethertype,
       ),
     );
     return new PacketSocket(ifname, handle);

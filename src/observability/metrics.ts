@@ -108,35 +108,66 @@ export class SpeakerMetrics {
     labelNames: ['interface'],
     registers: [this.registry],
   });
-  readonly leasesHeld = new Gauge({
-    name: 'barelb_leases_held',
-    help: 'Per-IP Leases this node holds',
-    registers: [this.registry],
-  });
   readonly announcing = new Gauge({
     name: 'barelb_addresses_announced',
     help: 'Addresses this node answers ARP for',
     registers: [this.registry],
   });
-  readonly electionsWon = new Counter({
-    name: 'barelb_elections_won_total',
-    help: 'Per-IP Leases acquired',
+  readonly takeovers = new Counter({
+    name: 'barelb_takeovers_total',
+    help: 'Addresses this node started announcing that no live node announced (first announcement or failover)',
     registers: [this.registry],
   });
-  readonly electionsLost = new Counter({
-    name: 'barelb_elections_lost_total',
-    help: 'Lease writes that lost a compare-and-swap (another node wrote first)',
+  readonly addressesRefused = new Gauge({
+    name: 'barelb_addresses_refused',
+    help: 'Addresses in Service status this node refuses to announce, by reason (outside-pools, node-address, gateway)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly heartbeatsSent = new Counter({
+    name: 'barelb_heartbeats_sent_total',
+    help: 'Heartbeat frames sent',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly heartbeatsSendFailed = new Counter({
+    name: 'barelb_heartbeats_send_failed_total',
+    help: 'Heartbeat frames the packet socket refused to send (link down, interface gone)',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly heartbeatsReceived = new Counter({
+    name: 'barelb_heartbeats_received_total',
+    help: 'Authenticated, fresh heartbeats from peers',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly heartbeatsDropped = new Counter({
+    name: 'barelb_heartbeats_dropped_total',
+    help: 'Heartbeat frames dropped, by reason (unauthenticated, replay, other-cluster, malformed, version, short, own, ...)',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
+  readonly peersLive = new Gauge({
+    name: 'barelb_peers_live',
+    help: 'Peers whose heartbeats this node hears, by interface',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly stalls = new Counter({
+    name: 'barelb_stalls_total',
+    help: 'Times the ARP thread was stalled past the failure timeout and withdrew everything before answering again',
+    registers: [this.registry],
+  });
+  readonly apiReachable = new Gauge({
+    name: 'barelb_api_reachable',
+    help: '1 while the API server answers this speaker; 0 while it does not (announcements are kept while peers hear this node)',
     registers: [this.registry],
   });
   readonly leaseWrites = new Counter({
     name: 'barelb_lease_writes_total',
-    help: 'Lease writes, by kind (acquire, renew, release) and result (ok, conflict, error; stale: dropped because the Lease changed while it waited)',
-    labelNames: ['kind', 'result'],
-    registers: [this.registry],
-  });
-  readonly leaseWritesWaiting = new Gauge({
-    name: 'barelb_lease_writes_waiting',
-    help: 'Lease writes waiting for one of the --lease-writes-in-flight slots (growing: the API server cannot keep up with IPs / renew-interval)',
+    help: "Writes of this node's speaker Lease, by result (ok, error)",
+    labelNames: ['result'],
     registers: [this.registry],
   });
   readonly configValid = new Gauge({
@@ -147,5 +178,6 @@ export class SpeakerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'barelb_process_' });
+    this.apiReachable.set(1);
   }
 }

@@ -38,6 +38,8 @@ export class ArpResponder {
     mac: MacAddress,
     private readonly counters: ArpCounters,
     private readonly log: Logger,
+    /** Runs before each received frame is looked at: the stall guard, which may withdraw everything first. */
+    private readonly beforeFrame: () => void = () => undefined,
   ) {
     this.mac = mac;
   }
@@ -88,7 +90,13 @@ export class ArpResponder {
     this.socket = undefined;
   }
 
+  /** The addresses answered for now. */
+  get addresses(): IterableIterator<string> {
+    return this.held.values();
+  }
+
   private onFrame(frame: Uint8Array): void {
+    this.beforeFrame();
     const d = decideArp(frame, this.held, this.mac);
     this.counters.observe(d, this.ifname);
     if (d.action === 'answer') {

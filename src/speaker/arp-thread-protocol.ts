@@ -1,20 +1,38 @@
 /** Messages between the speaker's main thread and its ARP thread (arp-thread.ts, arp-worker.ts). */
+import type { Heartbeat } from '../election/heartbeat-frame.js';
+
+/** How the ARP thread speaks on the LAN: heartbeats on every open interface, authenticated with `keys[0]`. */
+export interface HeartbeatSettings {
+  readonly node: string;
+  readonly incarnation: number;
+  readonly intervalMs: number;
+  readonly failureTimeoutMs: number;
+  /** Hex secrets: the first signs, every one verifies (rotation). */
+  readonly keys: readonly string[];
+}
 
 /** One call from the main thread; the worker acknowledges `seq` through the shared control words. */
 export type ArpCommand =
   | { readonly op: 'open'; readonly ifname: string; readonly mac: string; readonly garpRefreshSeconds: number }
   | { readonly op: 'announce'; readonly ifname: string; readonly ip: string }
   | { readonly op: 'withdraw'; readonly ifname: string; readonly ip: string }
-  | { readonly op: 'stop'; readonly ifname: string };
+  | { readonly op: 'stop'; readonly ifname: string }
+  | { readonly op: 'heartbeat'; readonly settings: HeartbeatSettings }
+  | { readonly op: 'flags'; readonly leaving: boolean; readonly apiReachable: boolean };
 
 export type ArpCall = ArpCommand & { readonly seq: number };
 
 /** What the worker reports on its own: counters since the last report, log lines, readiness. */
 export type ArpReport =
   | { readonly type: 'ready' }
-  /** [interface, counter key, increment]; keys: answer, conflict, garp, ignore:<reason>, drop:<reason>. */
+  /** [interface, counter key, increment]; keys: answer, conflict, garp, ignore:<reason>, drop:<reason>,
+   * hb-sent, hb-received, hb-drop:<reason>. */
   | { readonly type: 'counts'; readonly counts: readonly (readonly [string, string, number])[] }
-  | { readonly type: 'log'; readonly line: string };
+  | { readonly type: 'log'; readonly line: string }
+  /** An authenticated, fresh heartbeat from a peer, heard on `ifname`. */
+  | { readonly type: 'heartbeat'; readonly ifname: string; readonly heartbeat: Heartbeat }
+  /** The thread was stalled past the failure timeout: it stopped answering for these addresses first. */
+  | { readonly type: 'stalled'; readonly gapMs: number; readonly withdrawn: readonly string[] };
 
 export interface ArpWorkerData {
   /** Int32Array over it: [0] the last acknowledged seq, [1] its status (0 ok, 1 failed). */

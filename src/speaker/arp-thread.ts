@@ -5,10 +5,21 @@ import { pino } from 'pino';
 import type { MacAddress } from '../net/arp-frame.js';
 import { PacketSocketError } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
-import { CONTROL_SEQ, CONTROL_STATUS, type ArpCommand, type ArpReport, type ArpWorkerData } from './arp-thread-protocol.js';
+import type { Heartbeat } from '../election/heartbeat-frame.js';
+import { CONTROL_SEQ, CONTROL_STATUS, type ArpCommand, type ArpReport, type ArpWorkerData, type HeartbeatSettings } from './arp-thread-protocol.js';
 
 /** Counter increments from the ARP thread; keys as in ArpReport 'counts'. */
 export type ArpCountSink = (ifname: string, key: string, n: number) => void;
+
+/** What the ARP thread tells the speaker on its own. */
+export interface ArpThreadEvents {
+  /** Counter increments; keys as in ArpReport 'counts'. */
+  count: ArpCountSink;
+  /** An authenticated, fresh heartbeat from a peer. */
+  heartbeat(ifname: string, hb: Heartbeat): void;
+  /** The thread was stalled and has stopped answering for `withdrawn`. */
+  stalled(gapMs: number, withdrawn: readonly string[]): void;
+}
 
 /** One interface's answering, as the speaker sees it. */
 export interface ArpInterface {
@@ -45,17 +56,32 @@ export class ArpThread {
   private closing = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private heartbeatSettings: HeartbeatSettings | undefined;
+  private flags = { leaving: false, apiReachable: true };
 
   private constructor(
-    private readonly count: ArpCountSink,
+    private readonly events: ArpThreadEvents,
     private readonly log: Logger,
   ) {}
 
   /** Starts the worker and waits until it takes calls. */
-  static async start(count: ArpCountSink, log: Logger): Promise<ArpThread> {
-    const thread = new ArpThread(count, log);
+  static async start(events: ArpThreadEvents, log: Logger): Promise<ArpThread> {
+    const thread = new ArpThread(events, log);
     await thread.spawn();
     return thread;
+  }
+
+  /** Starts (or re-keys) the heartbeats on every open interface. */
+  heartbeat(settings: HeartbeatSettings): void {
+    this.heartbeatSettings = settings;
+    this.call({ op: 'heartbeat', settings });
+  }
+
+  /** What the heartbeats say of this node; `leaving` sends one at once. */
+  setFlags(flags: { leaving: boolean; apiReachable: boolean }): void {
+    if (flags.leaving === this.flags.leaving && flags.apiReachable === this.flags.apiReachable) return;
+    this.flags = { ...flags };
+    this.call({ op: 'flags', ...flags });
   }
 
   /** Opens a packet socket on `ifname` in the worker; throws PacketSocketError as PacketSocket.open would. */
@@ -101,7 +127,12 @@ export class ArpThread {
           this.replay();
           resolve();
         } else if (m.type === 'counts') {
-          for (const [ifname, key, n] of m.counts) this.count(ifname, key, n);
+          for (const [ifname, key, n] of m.counts) this.events.count(ifname, key, n);
+        } else if (m.type === 'heartbeat') {
+          this.events.heartbeat(m.ifname, m.heartbeat);
+        } else if (m.type === 'stalled') {
+          for (const o of this.opened.values()) for (const ip of m.withdrawn) o.held.delete(ip);
+          this.events.stalled(m.gapMs, m.withdrawn);
         } else {
           this.relay(m.line);
         }
@@ -125,6 +156,13 @@ export class ArpThread {
 
   /** A fresh worker gets everything the old one had. */
   private replay(): void {
+    if (this.heartbeatSettings) {
+      // A new thread counts its sequence from 1 again: only a newer incarnation makes peers believe it.
+      const settings = { ...this.heartbeatSettings, incarnation: Math.max(Date.now(), this.heartbeatSettings.incarnation + 1) };
+      this.heartbeatSettings = settings;
+      this.call({ op: 'heartbeat', settings });
+    }
+    if (this.flags.leaving || !this.flags.apiReachable) this.call({ op: 'flags', ...this.flags });
     for (const [ifname, o] of this.opened) {
       try {
         this.call({ op: 'open', ifname, mac: o.mac, garpRefreshSeconds: o.garpRefreshSeconds });
@@ -150,7 +188,7 @@ export class ArpThread {
         // It may still be answering: end it now rather than trust it.
         this.worker = undefined;
         void worker.terminate();
-        this.log.error({ op: cmd.op, ifname: cmd.ifname }, `ARP thread did not confirm within ${CALL_TIMEOUT_MS} ms; terminated it`);
+        this.log.error({ op: cmd.op, ifname: 'ifname' in cmd ? cmd.ifname : undefined }, `ARP thread did not confirm within ${CALL_TIMEOUT_MS} ms; terminated it`);
         return;
       }
       Atomics.wait(this.control, CONTROL_SEQ, acked, left);

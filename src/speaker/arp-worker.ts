@@ -1,15 +1,19 @@
 /**
- * The ARP thread: answers ARP for the held VIPs on its own event loop, so a
- * reply never waits behind the main thread's informers and Lease writes.
- * Runs the same ArpResponder the main thread would; counters and log lines
- * go back to the main thread in batches.
+ * The ARP thread: answers ARP for the held VIPs and speaks the heartbeats on its own event loop, so a reply
+ * or a heartbeat never waits behind the main thread's informers and API calls, and a heartbeat proves
+ * exactly the part that serves clients. Counters and log lines go back to the main thread in batches;
+ * accepted heartbeats one by one.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
+import { HEARTBEAT_ETHERTYPE, HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../election/heartbeat-frame.js';
+import { Membership } from '../election/membership.js';
 import { MacAddress } from '../net/arp-frame.js';
-import { PacketSocketError } from '../net/packet-socket.js';
+import { PacketSocket, PacketSocketError } from '../net/packet-socket.js';
 import { ArpResponder } from './arp-responder.js';
-import { CONTROL_SEQ, CONTROL_STATUS, type ArpCall, type ArpReport, type ArpWorkerData } from './arp-thread-protocol.js';
+import { CONTROL_SEQ, CONTROL_STATUS, type ArpCall, type ArpReport, type ArpWorkerData, type HeartbeatSettings } from './arp-thread-protocol.js';
+import { HeartbeatSender } from './heartbeat-sender.js';
 
 const COUNTS_EVERY_MS = 200;
 
@@ -21,11 +25,17 @@ const errorBytes = new Uint8Array(data.error);
 const post = (m: ArpReport): void => port.postMessage(m);
 
 const log = pino({ level: data.logLevel, base: undefined }, { write: (line: string) => post({ type: 'log', line }) });
-const responders = new Map<string, ArpResponder>();
+
+interface OpenInterface {
+  readonly responder: ArpResponder;
+  readonly mac: MacAddress;
+  heartbeats: PacketSocket | undefined;
+}
+const interfaces = new Map<string, OpenInterface>();
 let counts = new Map<string, number>();
-const bump = (ifname: string, key: string): void => {
+const bump = (ifname: string, key: string, n = 1): void => {
   const k = `${ifname}\0${key}`;
-  counts.set(k, (counts.get(k) ?? 0) + 1);
+  counts.set(k, (counts.get(k) ?? 0) + n);
 };
 
 setInterval(() => {
@@ -38,30 +48,132 @@ setInterval(() => {
   post({ type: 'counts', counts: batch });
 }, COUNTS_EVERY_MS);
 
+/** Heartbeats: nothing is sent until the main thread hands over the settings (and with them the key). */
+let hb:
+  | { settings: HeartbeatSettings; keys: HeartbeatKey[]; sender: HeartbeatSender; heard: Membership; timer: NodeJS.Timeout }
+  | undefined;
+
+function configureHeartbeats(settings: HeartbeatSettings): void {
+  const keys = settings.keys.map((k) => HeartbeatKey.fromSecret(Buffer.from(k, 'hex')));
+  if (hb && hb.settings.node === settings.node && hb.settings.incarnation === settings.incarnation && hb.settings.intervalMs === settings.intervalMs) {
+    hb.settings = settings;
+    hb.keys = keys; // a rotated key: same sender, same sequence
+    return;
+  }
+  if (hb) clearInterval(hb.timer);
+  const sender = new HeartbeatSender({ node: settings.node, incarnation: settings.incarnation, stallAfterMs: settings.failureTimeoutMs - settings.intervalMs });
+  // This thread's own view of who it hears: for replay checks and the "hears" list of its heartbeats.
+  const heard = new Membership(settings.node, { failureTimeoutMs: settings.failureTimeoutMs, pauseThresholdMs: settings.failureTimeoutMs - settings.intervalMs });
+  hb = { settings, keys, sender, heard, timer: setInterval(beat, settings.intervalMs) };
+  for (const [ifname, o] of interfaces) openHeartbeats(ifname, o);
+  beat();
+}
+
+/** Before anything else this thread does: after a stall, stop answering first. */
+function guard(): void {
+  if (!hb) return;
+  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs);
+  if (gapMs === undefined) return;
+  const withdrawn: string[] = [];
+  for (const o of interfaces.values()) {
+    for (const ip of [...o.responder.addresses]) {
+      o.responder.withdraw(ip);
+      withdrawn.push(ip);
+    }
+  }
+  log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'this thread was stalled past the failure timeout: stopped answering until the speaker decides again');
+  post({ type: 'stalled', gapMs, withdrawn });
+}
+
+function beat(): void {
+  if (!hb) return;
+  guard();
+  const now = performance.now();
+  hb.heard.tick(now);
+  const claims = [...interfaces.values()].flatMap((o) => [...o.responder.addresses]);
+  const open = [...interfaces].filter(([, o]) => o.heartbeats !== undefined).map(([ifname]) => ifname);
+  for (const out of hb.sender.beat(now, open, claims, (ifname) => hb?.heard.hearing(ifname, now) ?? [])) {
+    const o = interfaces.get(out.ifname);
+    if (!o?.heartbeats) continue;
+    try {
+      o.heartbeats.send(encodeHeartbeat(out.heartbeat, o.mac, hb.keys[0] as HeartbeatKey));
+      bump(out.ifname, 'hb-sent');
+    } catch (err) {
+      bump(out.ifname, 'hb-send-failed');
+      log.debug({ ifname: out.ifname, err: (err as Error).message }, 'could not send a heartbeat');
+    }
+  }
+}
+
+function onHeartbeatFrame(ifname: string, frame: Uint8Array): void {
+  guard();
+  if (!hb) return;
+  const d = decodeHeartbeat(frame, hb.keys);
+  if (!d.ok) return bump(ifname, `hb-drop:${d.reason}`);
+  const verdict = hb.heard.onHeartbeat(ifname, d.heartbeat, performance.now());
+  if (verdict === 'replay') return bump(ifname, 'hb-drop:replay');
+  if (verdict === 'self') return bump(ifname, 'hb-drop:own');
+  bump(ifname, 'hb-received');
+  post({ type: 'heartbeat', ifname, heartbeat: d.heartbeat });
+}
+
+function openHeartbeats(ifname: string, o: OpenInterface): void {
+  if (o.heartbeats) return;
+  o.heartbeats = PacketSocket.open(
+    ifname,
+    (frame) => onHeartbeatFrame(ifname, frame),
+    (err: PacketSocketError) => log.warn({ ifname, err: err.message, errno: err.errno }, 'heartbeat socket error'),
+    { ethertype: HEARTBEAT_ETHERTYPE },
+  );
+}
+
 function perform(call: ArpCall): void {
   switch (call.op) {
     case 'open': {
-      if (responders.has(call.ifname)) return;
+      if (interfaces.has(call.ifname)) return;
+      const mac = MacAddress.parse(call.mac);
       const responder = new ArpResponder(
         call.ifname,
-        MacAddress.parse(call.mac),
+        mac,
         {
           observe: (d, ifname) => bump(ifname, d.action === 'ignore' || d.action === 'drop' ? `${d.action}:${d.reason}` : d.action),
           garpSent: (ifname) => bump(ifname, 'garp'),
         },
         log,
+        guard,
       );
       responder.start(call.garpRefreshSeconds);
-      responders.set(call.ifname, responder);
+      const o: OpenInterface = { responder, mac, heartbeats: undefined };
+      try {
+        if (hb) openHeartbeats(call.ifname, o);
+      } catch (err) {
+        responder.stop();
+        throw err;
+      }
+      interfaces.set(call.ifname, o);
       return;
     }
     case 'announce':
-      return responders.get(call.ifname)?.announce(call.ip);
+      guard();
+      return interfaces.get(call.ifname)?.responder.announce(call.ip);
     case 'withdraw':
-      return responders.get(call.ifname)?.withdraw(call.ip);
-    case 'stop':
-      responders.get(call.ifname)?.stop();
-      responders.delete(call.ifname);
+      return interfaces.get(call.ifname)?.responder.withdraw(call.ip);
+    case 'stop': {
+      const o = interfaces.get(call.ifname);
+      o?.responder.stop();
+      o?.heartbeats?.close();
+      interfaces.delete(call.ifname);
+      return;
+    }
+    case 'heartbeat':
+      return configureHeartbeats(call.settings);
+    case 'flags':
+      if (!hb) return;
+      hb.sender.setApiReachable(call.apiReachable);
+      if (call.leaving) {
+        hb.sender.setLeaving(true);
+        beat(); // say it now: peers take over at once
+      }
       return;
   }
 }

@@ -47,8 +47,3 @@ export function describeIneligibility(i: Ineligibility): string {
       return `has no ready endpoint of ${i.service} (externalTrafficPolicy: Local)`;
   }
 }
-
-/** The per-IP Lease's name: a valid object name for any IPv4 or IPv6 address. */
-export function leaseNameFor(ip: string): string {
-  return `barelb-ip-${ip.toLowerCase().replace(/[.:]/g, '-')}`;
-}

@@ -1,38 +1,46 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1ConfigMap, type V1Endpoints, type V1Lease, type V1Node, type V1Service,
+  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1ConfigMap, type V1Endpoints, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
+import { loadConfig } from '../config/config-loader.js';
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { formatWarning } from '../config/convert/conversion.js';
-import { DEFAULT_ANNOUNCE, type AnnounceSpec } from '../config/types.js';
-import { loadConfig } from '../controller/config-loader.js';
+import { DEFAULT_ANNOUNCE, type AnnounceSpec, type PoolSpec } from '../config/types.js';
 import { handles } from '../controller/service-request.js';
-import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
+import type { Heartbeat } from '../election/heartbeat-frame.js';
+import { chooseHolder, type Contender } from '../election/holder-choice.js';
+import { Membership, type LivePeer } from '../election/membership.js';
+import { describeApiError, isNotFound } from '../k8s/api-error.js';
 import { sleep } from '../k8s/backoff.js';
 import { EventRecorder } from '../k8s/event-recorder.js';
+import { HEARTBEAT_KEY_REFRESH_MS, HEARTBEAT_SECRET_NAME, readHeartbeatKeys } from '../k8s/heartbeat-secret.js';
 import { ResilientInformer } from '../k8s/informer.js';
-import { LeaseClient, leaseSnapshot, type LeaseSnapshot } from '../k8s/lease-client.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { canonicalIp } from '../net/ip.js';
 import { PacketSocket, interfaceInfo } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/metrics.js';
+import { describeRefusal, parseRouteGateways, refusalOf, type AddressRefusal } from './address-guard.js';
 import { ArpThread, type ArpInterface } from './arp-thread.js';
-import { ineligibility, leaseNameFor, type IpUser, type NodeFacts } from './eligibility.js';
-import { IpElection, type ElectionConfig } from './election-state.js';
+import { ineligibility, type IpUser, type NodeFacts } from './eligibility.js';
 import { chooseInterface, type InterfaceChoice } from './interface-choice.js';
-import { IpStates } from './ip-states.js';
 import { LastResult } from './last-result.js';
 import { NodePortForwarder } from './nodeport-forwarder.js';
 import { readyNodesFromEndpoints, readyNodesFromSlices } from './ready-nodes.js';
-import { rankCandidates } from './rendezvous.js';
-import { WriteSlots } from './write-slots.js';
+import { weight } from './rendezvous.js';
+import { SpeakerLeaseWriter } from './speaker-lease-writer.js';
 
-// Giving an IP back lets another node take it at once; keeping one comes before taking a new one.
-const WRITE_PRIORITY = { release: 0, renew: 1, acquire: 2 } as const;
+/** The LAN election's timers. */
+export interface HeartbeatTimers {
+  /** How often each speaker sends a heartbeat on each interface. */
+  readonly intervalMs: number;
+  /** A peer not heard for this long is dead. */
+  readonly failureTimeoutMs: number;
+}
 
 export interface SpeakerOptions {
   readonly kubeConfig: KubeConfig;
@@ -45,78 +53,91 @@ export interface SpeakerOptions {
   /** `--interface`; empty: the config's announce.interfaces, else any. */
   readonly interfaces: readonly string[];
   readonly forward: 'kube-proxy' | 'nodeport';
-  readonly election: ElectionConfig;
-  /** Lease writes in flight at most (`--lease-writes-in-flight`). */
-  readonly leaseWritesInFlight: number;
+  readonly heartbeat: HeartbeatTimers;
+  /** How often the speaker Lease is renewed when nothing changes. */
+  readonly leaseRenewIntervalMs: number;
   readonly log: Logger;
   readonly metrics: SpeakerMetrics;
 }
 
+type Users = (IpUser & { view: ServiceView })[];
+
 interface IpState {
   readonly ip: string;
-  readonly election: IpElection;
-  readonly lease: LeaseClient;
-  /** Our last successful write, for compare-and-swap renewals. */
-  written: LeaseSnapshot | undefined;
-  busy: boolean;
-  wakeAtMs: number;
   responder: ArpInterface | undefined;
   announced: boolean;
-  /** The last holder the Lease named; a holder that released it is not ranked for the next turn. */
-  lastHolder: string | undefined;
-  /** Keyed by the ranked node names. */
-  readonly ranking: LastResult<string, string[]>;
+  /** Rendezvous weights of nodes for this IP, computed once per node. */
+  readonly weights: Map<string, bigint>;
   /** Keyed by Speaker.interfacesGeneration. */
   readonly iface: LastResult<number, InterfaceChoice | undefined>;
 }
 
-const TICK_MS = 50;
+const TICK_MS = 25;
+/** Changes to what this node announces reach its Lease at most this often. */
+const LEASE_MIN_GAP_MS = 1000;
+const API_DEADLINE_MS = 5000;
 
 /**
- * One node's speaker: for every LoadBalancer IP in Service status, runs the
- * IP's election over its Lease and, while this node holds it, answers ARP for
- * it. Never allocates. Decisions come from the pure IpElection; this class
- * only feeds it and carries out what it says.
+ * One node's speaker. Membership comes from the LAN: the ARP thread sends and hears authenticated
+ * heartbeats; for each LoadBalancer IP in Service status every speaker computes the same holder from the
+ * same view (chooseHolder), and this one answers ARP for the IPs it holds. Never allocates. The only API
+ * writes are this node's own speaker Lease and Events.
  */
 export class Speaker {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly events: EventRecorder;
   private readonly log: Logger;
-  private readonly states = new IpStates<IpState>((st) => st.lease.name);
-  private readonly writeSlots: WriteSlots;
+  private readonly membership: Membership;
+  private readonly incarnation = Date.now();
+  private readonly states = new Map<string, IpState>();
   private readonly responders = new Map<string, ArpInterface>();
+  /** When each interface started hearing: a node takes no new address there before it heard a whole failure timeout. */
+  private readonly listeningSince = new Map<string, number>();
   private arp!: ArpThread;
   private services!: ResilientInformer<V1Service>;
   private nodes!: ResilientInformer<V1Node>;
   private endpoints!: ResilientInformer<V1Endpoints> | ResilientInformer<V1EndpointSlice>;
   private readyNodesOf!: () => Map<string, Set<string>>;
-  private leases!: ResilientInformer<V1Lease>;
   private configMaps!: ResilientInformer<V1ConfigMap>;
+  private leaseWriter!: SpeakerLeaseWriter;
   private announce: AnnounceSpec = DEFAULT_ANNOUNCE;
+  private pools: readonly PoolSpec[] = [];
   private configSource: string | undefined;
-  private terminating = false;
   private ready = false;
   private forwarder: NodePortForwarder | undefined;
   /** Set by every informer event; the next tick re-reads what changed. */
   private dirty = true;
+  /** Set when anything a decision reads changed; the next tick decides every IP again. */
+  private undecided = true;
+  private lastMembershipVersion = -1;
   /** The nftables rules (nodeport mode) may no longer match what is announced. */
   private forwardsStale = true;
-  private wanted = new Map<string, (IpUser & { view: ServiceView })[]>();
+  /** nodeport mode: addresses whose rewrite the last applied table has, and addresses waiting for theirs. */
+  private forwarded: ReadonlySet<string> = new Set();
+  private readonly awaitingForward = new Set<string>();
+  private forwarding = false;
+  private wanted = new Map<string, Users>();
   private nodeFacts: NodeFacts[] = [];
   private osInterfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {};
   private interfacesReadAtMs = -Infinity;
   private interfacesJson = '';
+  private gateways: ReadonlySet<string> = new Set();
   /** Bumped when the interfaces or the config's announce.interfaces change: per-IP interface choices are redone then. */
   private interfacesGeneration = 0;
-  private wasReachable = true;
+  private apiReachable = true;
+  /** Addresses refused (address guard), with why: a Warning once per address and reason. */
+  private refused = new Map<string, AddressRefusal>();
+  /** The next time a listening interface finishes listening: decide again then. */
+  private nextListenEndMs = Infinity;
 
   constructor(private readonly opts: SpeakerOptions) {
-    this.writeSlots = new WriteSlots(opts.leaseWritesInFlight, 3);
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.coordination = opts.kubeConfig.makeApiClient(CoordinationV1Api);
     this.log = opts.log;
     this.events = new EventRecorder(this.core, 'barelb-speaker', opts.node, opts.log.child({ part: 'events' }));
+    const { intervalMs, failureTimeoutMs } = opts.heartbeat;
+    this.membership = new Membership(opts.node, { failureTimeoutMs, pauseThresholdMs: failureTimeoutMs - intervalMs });
   }
 
   get isReady(): boolean {
@@ -127,7 +148,14 @@ export class Speaker {
     const { kubeConfig, namespace, log } = this.opts;
     // Fail at start, before any API call, with a message that names the capability.
     PacketSocket.open('lo', () => undefined, () => undefined).close();
-    this.arp = await ArpThread.start((ifname, key, n) => this.countArp(ifname, key, n), log.child({ part: 'arp' }));
+    this.arp = await ArpThread.start(
+      {
+        count: (ifname, key, n) => this.countArp(ifname, key, n),
+        heartbeat: (ifname, hb) => this.onHeartbeat(ifname, hb),
+        stalled: (gapMs, withdrawn) => this.onStalled(gapMs, withdrawn),
+      },
+      log.child({ part: 'arp' }),
+    );
     const mk = <T extends { metadata?: { name?: string } }>(name: string, path: string, list: () => Promise<{ items: T[] }>) =>
       new ResilientInformer<T & { metadata?: object }>({ name, kubeConfig, path, list: list as never, log });
     this.services = mk<V1Service>('services', '/api/v1/services', () => this.core.listServiceForAllNamespaces());
@@ -143,62 +171,120 @@ export class Speaker {
       this.endpoints = eps;
       this.readyNodesOf = () => readyNodesFromEndpoints(eps.list());
     }
-    this.leases = mk<V1Lease>('leases', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, () =>
-      this.coordination.listNamespacedLease({ namespace }),
-    );
     this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${namespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace }));
-    const informers = [this.services, this.nodes, this.endpoints, this.leases, this.configMaps];
-    for (const inf of [this.services, this.nodes, this.endpoints, this.configMaps] as ResilientInformer<object>[]) {
+    const informers = [this.services, this.nodes, this.endpoints, this.configMaps] as ResilientInformer<object>[];
+    for (const inf of informers) {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => (this.dirty = true));
-    }
-    for (const ev of ['add', 'update', 'delete'] as const) {
-      this.leases.on(ev, (lease) => {
-        const st = this.states.ofLease(lease.metadata?.name ?? '');
-        if (st) st.wakeAtMs = 0;
-      });
     }
     if (this.opts.forward === 'nodeport') {
       this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }));
       await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN
     }
+    this.leaseWriter = new SpeakerLeaseWriter({
+      api: this.coordination,
+      namespace,
+      node: this.opts.node,
+      incarnation: this.incarnation,
+      renewIntervalMs: this.opts.leaseRenewIntervalMs,
+      minGapMs: LEASE_MIN_GAP_MS,
+      deadlineMs: API_DEADLINE_MS,
+      log: log.child({ part: 'lease' }),
+      onWrite: (result) => this.opts.metrics.leaseWrites.inc({ result }),
+    });
 
     // A SIGTERM while the API server is unreachable must not wait for it to come back.
     const stopListing = (): void => informers.forEach((i) => void i.stop());
     signal.addEventListener('abort', stopListing, { once: true });
     if (!signal.aborted) await Promise.all(informers.map((i) => i.start()));
+    const keys = signal.aborted ? undefined : await this.waitForKeys(signal);
     signal.removeEventListener('abort', stopListing);
-    if (signal.aborted) return this.shutdown(informers);
+    if (signal.aborted || !keys) return this.shutdown(informers, false);
+    this.startHeartbeats(keys);
+    const keyTimer = setInterval(() => void this.refreshKeys(), HEARTBEAT_KEY_REFRESH_MS);
+    this.leaseWriter.start();
     this.applyConfig();
     this.ready = true;
-    log.info({ services: this.services.list().length }, 'speaker synced; electing');
+    log.info({ services: this.services.list().length, ...this.opts.heartbeat }, 'speaker synced; listening for peers before taking any address');
 
     const timer = setInterval(() => this.tick(), TICK_MS);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     clearInterval(timer);
-    await this.shutdown(informers);
+    clearInterval(keyTimer);
+    await this.shutdown(informers, true);
   }
 
-  /** Stop answering first, then give every Lease back, so another node takes over at once. */
-  private async shutdown(informers: readonly { stop(): Promise<void> }[]): Promise<void> {
-    this.terminating = true;
+  /**
+   * Says it is leaving first, so peers take over at once; keeps answering for two heartbeat intervals
+   * while they do; then stops answering and deletes its Lease.
+   */
+  private async shutdown(informers: readonly { stop(): Promise<void> }[], synced: boolean): Promise<void> {
+    const announced = [...this.states.values()].filter((st) => st.announced).length;
+    if (synced) {
+      this.arp.setFlags({ leaving: true, apiReachable: this.apiReachable });
+      if (announced > 0) await sleep(2 * this.opts.heartbeat.intervalMs);
+    }
     for (const st of this.states.values()) this.withdraw(st);
     for (const r of this.responders.values()) r.stop();
     await this.arp?.close();
-    const held = [...this.states.values()].filter((st) => st.written?.record.holder === this.opts.node);
-    await Promise.all(
-      held.map(async (st) => {
-        try {
-          await withTimeout(st.lease.write(st.written as LeaseSnapshot, undefined, 1), 2000);
-          this.opts.metrics.leaseWrites.inc({ kind: 'release', result: 'ok' });
-        } catch (err) {
-          this.log.warn({ ip: st.ip, err: describeApiError(err) }, 'could not release the Lease; it will expire');
-        }
-      }),
-    );
-    await this.forwarder?.remove();
+    await Promise.all([synced ? this.leaseWriter.stop() : undefined, this.forwarder?.remove()]);
     for (const i of informers) await i.stop();
     await this.events.flush();
-    this.log.info({ released: held.length }, 'speaker stopped');
+    this.log.info({ handedOver: announced }, 'speaker stopped');
+  }
+
+  /** The heartbeat key from its Secret; asked until it exists (the controller creates it). */
+  private async waitForKeys(signal: AbortSignal): Promise<string[] | undefined> {
+    for (let wait = 500; !signal.aborted; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const keys = await readHeartbeatKeys(this.core, this.opts.namespace);
+        if (keys) return keys;
+        this.log.warn({ secret: `${this.opts.namespace}/${HEARTBEAT_SECRET_NAME}`, retryInMs: wait }, 'no heartbeat key yet (the controller creates it); waiting');
+      } catch (err) {
+        this.log.warn({ err: describeApiError(err), retryInMs: wait }, 'cannot read the heartbeat key; retrying');
+      }
+      await sleep(wait, signal);
+    }
+    return undefined;
+  }
+
+  private heartbeatKeys: readonly string[] = [];
+
+  private startHeartbeats(keys: readonly string[]): void {
+    this.heartbeatKeys = keys;
+    this.arp.heartbeat({ node: this.opts.node, incarnation: this.incarnation, ...this.opts.heartbeat, keys });
+  }
+
+  /** A rotated key reaches the ARP thread within HEARTBEAT_KEY_REFRESH_MS; an unreadable Secret keeps the keys in use. */
+  private async refreshKeys(): Promise<void> {
+    try {
+      const keys = await readHeartbeatKeys(this.core, this.opts.namespace);
+      if (!keys || keys.join() === this.heartbeatKeys.join()) return;
+      this.log.info({ keys: keys.length }, 'heartbeat key changed');
+      this.startHeartbeats(keys);
+    } catch (err) {
+      if (!isNotFound(err)) this.log.warn({ err: describeApiError(err) }, 'cannot re-read the heartbeat key; keeping the current one');
+    }
+  }
+
+  private onHeartbeat(ifname: string, hb: Heartbeat): void {
+    this.membership.onHeartbeat(ifname, hb, performance.now());
+    // A peer that says it is leaving is replaced at once, not on the next tick.
+    if (hb.flags.leaving && this.membership.version !== this.lastMembershipVersion) this.tick();
+  }
+
+  /** The ARP thread was stalled long enough for peers to give up on us; it already stopped answering. */
+  private onStalled(gapMs: number, withdrawn: readonly string[]): void {
+    const now = performance.now();
+    this.opts.metrics.stalls.inc();
+    this.log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'stalled past the failure timeout: withdrew everything; listening before taking addresses again');
+    for (const st of this.states.values()) {
+      if (!st.announced) continue;
+      st.announced = false;
+      st.responder = undefined;
+      this.forwardsStale = true;
+    }
+    for (const ifname of this.listeningSince.keys()) this.listeningSince.set(ifname, now);
+    this.undecided = true;
   }
 
   private applyConfig(): void {
@@ -214,97 +300,173 @@ export class Speaker {
     if (loaded.warnings.length > 0) this.log.warn({ warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
     this.opts.metrics.configValid.set(1);
     this.announce = loaded.config.announce;
+    this.pools = loaded.config.pools;
     this.interfacesGeneration++;
-    this.log.info({ announce: this.announce }, 'config loaded');
+    this.log.info({ announce: this.announce, pools: this.pools.map((p) => p.name) }, 'config loaded');
   }
 
   /**
-   * Re-decides the IPs that are due. What the informers say is re-read only
-   * after they changed, so a quiet tick costs next to nothing: ARP answers
-   * share this event loop and must not wait behind it.
+   * Decides every IP again when anything a decision reads changed (informers, membership, interfaces,
+   * a listening period that ended); a quiet tick costs next to nothing.
    */
   private tick(): void {
     const now = performance.now();
+    this.membership.tick(now);
     if (this.dirty) {
       this.dirty = false;
+      this.undecided = true;
       this.forwardsStale = true;
       this.applyConfig();
-      this.wanted = this.wantedIps();
       this.nodeFacts = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
-      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(this.newState(ip));
-      for (const st of this.states.values()) st.wakeAtMs = 0;
+      this.wanted = this.wantedIps();
+      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
     }
-    if (now - this.interfacesReadAtMs > 1000) {
-      const fresh = os.networkInterfaces();
-      const json = JSON.stringify(fresh);
-      if (json !== this.interfacesJson) {
-        this.osInterfaces = fresh;
-        this.interfacesJson = json;
-        this.interfacesGeneration++;
-      }
-      this.interfacesReadAtMs = now;
+    if (now - this.interfacesReadAtMs > 1000) this.readInterfaces(now);
+    const reachable = this.services.connected;
+    if (reachable !== this.apiReachable) {
+      this.apiReachable = reachable;
+      this.opts.metrics.apiReachable.set(reachable ? 1 : 0);
+      this.arp.setFlags({ leaving: false, apiReachable: reachable });
+      if (reachable) this.log.info('API server reachable again');
+      else this.log.warn('API server unreachable: keeping what this node announces while its peers hear it; nothing new is learned');
     }
-    const wanted = this.wanted;
-    const apiReachable = this.leases.connected;
-    if (apiReachable !== this.wasReachable) {
-      this.wasReachable = apiReachable;
-      for (const st of this.states.values()) st.wakeAtMs = 0;
+    if (this.membership.version !== this.lastMembershipVersion || now >= this.nextListenEndMs) this.undecided = true;
+    if (!this.undecided) return;
+    this.undecided = false;
+    this.lastMembershipVersion = this.membership.version;
+    this.decideAll(now);
+  }
+
+  private readInterfaces(now: number): void {
+    this.interfacesReadAtMs = now;
+    const fresh = os.networkInterfaces();
+    const json = JSON.stringify(fresh);
+    if (json !== this.interfacesJson) {
+      this.osInterfaces = fresh;
+      this.interfacesJson = json;
+      this.interfacesGeneration++;
+      this.undecided = true;
     }
-    let held = 0;
-    let announced = 0;
-    for (const st of [...this.states.values()]) {
-      if (!st.busy && now < st.wakeAtMs) {
-        if (st.announced) announced++;
-        if (st.election.holds) held++;
-        continue;
-      }
-      const users = wanted.get(st.ip) ?? [];
-      const eligibleNodes = this.nodeFacts.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name);
-      const iface = st.iface.get(this.interfacesGeneration, () =>
-        chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces),
-      );
-      const ifaceUp = iface !== undefined && safeUp(iface.name);
-      const eligible = !this.terminating && users.length > 0 && ifaceUp && eligibleNodes.includes(this.opts.node);
-      // Decided also while a write is out: announcing must stop on time even if a renew hangs.
-      const lease = this.leaseRecord(st);
-      if (lease?.holder) st.lastHolder = lease.holder;
-      // A released Lease: the node that let go is leaving, so the next in line goes at once.
-      const ranked = lease && !lease.holder && st.lastHolder !== this.opts.node ? eligibleNodes.filter((n) => n !== st.lastHolder) : eligibleNodes;
-      const d = st.election.decide({
-        lease,
-        apiReachable,
-        eligible,
-        candidates: st.ranking.get(ranked.join('\u0000'), () => rankCandidates(st.ip, ranked)),
-        nowMs: now,
-      });
-      try {
-        if (d.announce && iface) this.startAnnouncing(st, iface.name, iface.mac, users);
-        else if (!d.announce) this.withdraw(st);
-      } catch (err) {
-        this.log.error({ ip: st.ip, interface: iface?.name, err: (err as Error).message }, 'cannot announce');
-      }
-      if (d.action.kind === 'wait') st.wakeAtMs = Math.min(d.action.untilMs, d.announceUntilMs, now + 500);
-      else if (!st.busy) void this.write(st, d.action.kind);
-      if (st.announced) announced++;
-      if (st.election.holds) held++;
-      // Forget an IP nobody uses once its Lease is no longer ours.
-      if (users.length === 0 && !st.election.holds && !st.busy && !st.announced && this.leaseRecord(st)?.holder !== this.opts.node) {
-        this.states.delete(st.ip);
-      }
-    }
-    this.opts.metrics.leasesHeld.set(held);
-    this.opts.metrics.announcing.set(announced);
-    // Only when what is announced, or the Services behind it, changed; a failure (logged inside) retries next tick.
-    if (this.forwarder && this.forwardsStale) {
-      this.forwardsStale = false;
-      this.forwarder.apply(this.forwards(wanted)).catch(() => (this.forwardsStale = true));
+    const gateways = readGateways();
+    if ([...gateways].join() !== [...this.gateways].join()) {
+      this.gateways = gateways;
+      this.dirty = true;
     }
   }
 
-  /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each. */
-  private wantedIps(): Map<string, (IpUser & { view: ServiceView })[]> {
+  private decideAll(now: number): void {
+    const self = this.opts.node;
+    const failure = this.opts.heartbeat.failureTimeoutMs;
+    const listenFor = failure + this.opts.heartbeat.intervalMs;
+    const peersOn = new Map<string, LivePeer[]>();
+    this.nextListenEndMs = Infinity;
+    let announced = 0;
+    for (const st of [...this.states.values()]) {
+      const users = this.wanted.get(st.ip) ?? [];
+      if (users.length === 0) {
+        this.withdraw(st);
+        this.states.delete(st.ip);
+        continue;
+      }
+      const iface = st.iface.get(this.interfacesGeneration, () =>
+        chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces),
+      );
+      const eligible = new Set(this.nodeFacts.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name));
+      let ifaceUp = false;
+      let mayTakeNew = false;
+      let contenders: Contender[] = [];
+      if (iface) {
+        ifaceUp = this.listenOn(iface, now) && safeUp(iface.name);
+        const since = this.listeningSince.get(iface.name) ?? now;
+        mayTakeNew = now - since >= listenFor;
+        if (!mayTakeNew) this.nextListenEndMs = Math.min(this.nextListenEndMs, since + listenFor);
+        let peers = peersOn.get(iface.name);
+        if (!peers) peersOn.set(iface.name, (peers = this.membership.livePeers(iface.name, now)));
+        contenders = peers.filter((p) => eligible.has(p.node)).map((p) => ({ node: p.node, announces: p.claims.has(st.ip), hearsMe: p.hearsMe }));
+      }
+      const verdict = chooseHolder({
+        self,
+        selfEligible: ifaceUp && eligible.has(self) && !this.refused.has(st.ip),
+        selfAnnounces: st.announced,
+        mayTakeNew,
+        contenders,
+        weightOf: (node) => {
+          let w = st.weights.get(node);
+          if (w === undefined) st.weights.set(node, (w = weight(st.ip, node)));
+          return w;
+        },
+      });
+      try {
+        // nodeport mode: the rewrite must be in place before the first ARP answer draws traffic here.
+        if (verdict.announce && iface && this.forwarder && !st.announced && !this.forwarded.has(st.ip)) this.awaitingForward.add(st.ip);
+        else if (verdict.announce && iface) this.startAnnouncing(st, iface, users, verdict.why);
+        else if (!verdict.announce) this.withdraw(st);
+      } catch (err) {
+        this.log.error({ ip: st.ip, interface: iface?.name, err: (err as Error).message }, 'cannot announce');
+      }
+      if (st.announced) announced++;
+    }
+    const { metrics } = this.opts;
+    metrics.announcing.set(announced);
+    const hears = new Set<string>();
+    for (const [ifname, peers] of peersOn) {
+      metrics.peersLive.set({ interface: ifname }, peers.length);
+      for (const p of peers) hears.add(p.node);
+    }
+    this.leaseWriter.update([...this.states.values()].filter((s) => s.announced).map((s) => s.ip), [...hears]);
+    this.syncForwards();
+  }
+
+  /**
+   * nodeport mode: rewrites for what is announced and for what waits to be; when the table is in, the
+   * waiting addresses are decided again and announced. Only when something changed; a failure (logged
+   * inside) retries on the next tick.
+   */
+  private syncForwards(): void {
+    const forwarder = this.forwarder;
+    if (!forwarder || this.forwarding || (!this.forwardsStale && this.awaitingForward.size === 0)) return;
+    this.forwardsStale = false;
+    this.forwarding = true;
+    const vips = new Set([...this.states.values()].filter((st) => st.announced).map((st) => st.ip));
+    for (const ip of this.awaitingForward) vips.add(ip);
+    this.awaitingForward.clear();
+    forwarder.apply(this.forwards(vips)).then(
+      () => {
+        this.forwarded = vips;
+        this.forwarding = false;
+        this.undecided = true;
+      },
+      () => {
+        this.forwarding = false;
+        this.forwardsStale = true;
+      },
+    );
+  }
+
+  /** Opens the interface in the ARP thread (which starts the heartbeats there). False when it cannot be opened. */
+  private listenOn(iface: InterfaceChoice, now: number): boolean {
+    if (this.responders.has(iface.name)) return true;
+    try {
+      const mac = MacAddress.tryParse(iface.mac) ?? MacAddress.fromBytes(interfaceInfo(iface.name).mac);
+      this.responders.set(iface.name, this.arp.open(iface.name, mac, this.announce.garpRefreshSeconds));
+      this.listeningSince.set(iface.name, now);
+      this.log.info({ interface: iface.name }, 'listening for peers and answering ARP on this interface');
+      return true;
+    } catch (err) {
+      this.log.error({ interface: iface.name, err: (err as Error).message }, 'cannot open the interface');
+      return false;
+    }
+  }
+
+  /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each; refused ones are set aside. */
+  private wantedIps(): Map<string, Users> {
     const readyNodes = this.readyNodesOf();
-    const out = new Map<string, (IpUser & { view: ServiceView })[]>();
+    const hostAddresses = new Set<string>();
+    for (const n of this.nodes.list()) for (const a of n.status?.addresses ?? []) hostAddresses.add(canonicalIp(a.address) ?? a.address);
+    for (const addrs of Object.values(this.osInterfaces)) for (const a of addrs ?? []) hostAddresses.add(canonicalIp(a.address) ?? a.address);
+    const facts = { pools: this.pools, hostAddresses, gateways: this.gateways };
+    const out = new Map<string, Users>();
+    const refused = new Map<string, AddressRefusal>();
     for (const svc of this.services.list()) {
       const view = toServiceView(svc);
       if (!handles(view, this.opts.lbClass)) continue;
@@ -314,101 +476,42 @@ export class Speaker {
         const list = out.get(ip) ?? [];
         list.push({ key: view.key, externalTrafficPolicy: view.externalTrafficPolicy, readyNodes: readyNodes.get(view.key) ?? new Set(), view });
         out.set(ip, list);
+        const why = refusalOf(ip, facts);
+        if (why) refused.set(ip, why);
       }
     }
+    for (const [ip, why] of refused) {
+      if (this.refused.get(ip) === why) continue;
+      this.log.warn({ ip, reason: why }, `refusing to announce ${ip}: it ${describeRefusal(why)}`);
+      for (const u of out.get(ip) ?? []) {
+        this.events.record(
+          { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
+          { type: 'Warning', reason: 'AddressRefused', message: `node ${this.opts.node} does not announce ${ip}: it ${describeRefusal(why)}` },
+        );
+      }
+    }
+    this.refused = refused;
+    const byReason = new Map<AddressRefusal, number>([['outside-pools', 0], ['node-address', 0], ['gateway', 0]]);
+    for (const why of refused.values()) byReason.set(why, (byReason.get(why) ?? 0) + 1);
+    for (const [reason, n] of byReason) this.opts.metrics.addressesRefused.set({ reason }, n);
     return out;
   }
 
-  private newState(ip: string): IpState {
-    return {
-      ip,
-      election: new IpElection(this.opts.node, this.opts.election),
-      lease: new LeaseClient(this.coordination, this.opts.namespace, leaseNameFor(ip)),
-      written: undefined,
-      busy: false,
-      wakeAtMs: 0,
-      responder: undefined,
-      announced: false,
-      lastHolder: undefined,
-      ranking: new LastResult(),
-      iface: new LastResult(),
-    };
-  }
-
-  private leaseRecord(st: IpState) {
-    const raw = this.leases.get(st.lease.name, this.opts.namespace);
-    return raw ? leaseSnapshot(raw).record : undefined;
-  }
-
-  private async write(st: IpState, kind: 'acquire' | 'renew' | 'release'): Promise<void> {
-    st.busy = true;
-    const { metrics } = this.opts;
-    const seconds = Math.ceil(this.opts.election.leaseDurationMs / 1000);
-    const decidedOn = this.leases.get(st.lease.name, this.opts.namespace)?.metadata?.resourceVersion;
-    metrics.leaseWritesWaiting.inc();
-    const giveBack = await this.writeSlots.acquire(WRITE_PRIORITY[kind]);
-    metrics.leaseWritesWaiting.dec();
-    try {
-      const cached = this.leases.get(st.lease.name, this.opts.namespace);
-      // Taking or giving back was decided on a Lease that has changed while the write waited for a
-      // slot: the compare-and-swap would be against the new version, so decide again instead.
-      if (kind !== 'renew' && cached?.metadata?.resourceVersion !== decidedOn) {
-        metrics.leaseWrites.inc({ kind, result: 'stale' });
-        st.election.onDropped();
-        return;
-      }
-      const base = kind === 'renew' && st.written ? st.written : cached ? leaseSnapshot(cached) : undefined;
-      if (kind === 'release') {
-        if (base) st.written = await st.lease.write(base, undefined, 1);
-        st.election.onReleased(performance.now());
-      } else {
-        st.written = base ? await st.lease.write(base, this.opts.node, seconds) : await st.lease.create(this.opts.node, seconds);
-        if (kind === 'acquire') {
-          st.election.onAcquired(performance.now());
-          metrics.electionsWon.inc();
-        } else {
-          st.election.onRenewed(performance.now());
-        }
-      }
-      metrics.leaseWrites.inc({ kind, result: 'ok' });
-    } catch (err) {
-      if (isConflict(err)) {
-        metrics.leaseWrites.inc({ kind, result: 'conflict' });
-        metrics.electionsLost.inc();
-        st.election.onConflict(performance.now());
-        this.withdraw(st);
-      } else if (kind === 'release' && isNotFound(err)) {
-        st.election.onReleased(performance.now());
-      } else {
-        metrics.leaseWrites.inc({ kind, result: 'error' });
-        this.log.warn({ ip: st.ip, kind, err: describeApiError(err) }, 'lease write failed');
-        st.election.onWriteFailed(performance.now());
-      }
-    } finally {
-      giveBack();
-      st.busy = false;
-      st.wakeAtMs = 0;
-    }
-  }
-
-  private startAnnouncing(st: IpState, ifname: string, mac: string, users: readonly (IpUser & { view: ServiceView })[]): void {
-    if (st.announced && st.responder?.ifname === ifname) return;
+  private startAnnouncing(st: IpState, iface: InterfaceChoice, users: Users, why: 'keeps' | 'takes'): void {
+    if (st.announced && st.responder?.ifname === iface.name) return;
     if (st.announced) this.withdraw(st);
-    let responder = this.responders.get(ifname);
-    if (!responder) {
-      const macAddress = MacAddress.tryParse(mac) ?? MacAddress.fromBytes(interfaceInfo(ifname).mac);
-      responder = this.arp.open(ifname, macAddress, this.announce.garpRefreshSeconds);
-      this.responders.set(ifname, responder);
-    }
+    const responder = this.responders.get(iface.name);
+    if (!responder) return;
     responder.announce(st.ip);
     st.responder = responder;
     st.announced = true;
     this.forwardsStale = true;
-    this.log.info({ ip: st.ip, interface: ifname }, 'announcing');
+    if (why === 'takes') this.opts.metrics.takeovers.inc();
+    this.log.info({ ip: st.ip, interface: iface.name }, 'announcing');
     for (const u of users) {
       this.events.record(
         { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
-        { type: 'Normal', reason: 'AnnouncingIP', message: `node ${this.opts.node} announces ${st.ip} on ${ifname}` },
+        { type: 'Normal', reason: 'AnnouncingIP', message: `node ${this.opts.node} announces ${st.ip} on ${iface.name}` },
       );
     }
   }
@@ -423,28 +526,33 @@ export class Speaker {
     else if (kind === 'garp') m.garpSent.inc(labels, n);
     else if (kind === 'ignore') m.arpIgnored.inc({ ...labels, reason }, n);
     else if (kind === 'drop') m.arpDropped.inc({ ...labels, reason }, n);
+    else if (kind === 'hb-sent') m.heartbeatsSent.inc(labels, n);
+    else if (kind === 'hb-send-failed') m.heartbeatsSendFailed.inc(labels, n);
+    else if (kind === 'hb-received') m.heartbeatsReceived.inc(labels, n);
+    else if (kind === 'hb-drop') m.heartbeatsDropped.inc({ ...labels, reason }, n);
   }
 
   private withdraw(st: IpState): void {
     if (!st.announced) return;
     st.responder?.withdraw(st.ip);
     st.announced = false;
+    st.responder = undefined;
     this.forwardsStale = true;
     this.log.info({ ip: st.ip }, 'stopped announcing');
   }
 
-  private forwards(wanted: Map<string, (IpUser & { view: ServiceView })[]>) {
+  /** The nodeport rewrites for `vips`. */
+  private forwards(vips: ReadonlySet<string>) {
     const me = this.nodes.get(this.opts.node);
     const nodeIp = me?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
     if (!nodeIp) return [];
     const out: { vip: string; protocol: 'tcp' | 'udp' | 'sctp'; port: number; nodeIp: string; nodePort: number }[] = [];
-    for (const st of this.states.values()) {
-      if (!st.announced) continue;
-      for (const u of wanted.get(st.ip) ?? []) {
+    for (const vip of vips) {
+      for (const u of this.wanted.get(vip) ?? []) {
         const svc = this.services.get(u.view.name, u.view.namespace);
         for (const p of svc?.spec?.ports ?? []) {
           if (!p.nodePort) continue;
-          out.push({ vip: st.ip, protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp', port: p.port, nodeIp, nodePort: p.nodePort });
+          out.push({ vip, protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp', port: p.port, nodeIp, nodePort: p.nodePort });
         }
       }
     }
@@ -475,11 +583,14 @@ function safeUp(ifname: string): boolean {
   }
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(t);
-  }
+/** This host's route gateways; none when the route tables cannot be read. */
+function readGateways(): Set<string> {
+  const read = (path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return parseRouteGateways(read('/proc/net/route'), read('/proc/net/ipv6_route'));
 }

@@ -1,6 +1,6 @@
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { DEFAULT_LB_CLASS, ANNOTATION } from '../controller/annotations.js';
-import { loadConfig } from '../controller/config-loader.js';
+import { loadConfig } from '../config/config-loader.js';
 import { REASON } from '../controller/reconcile.js';
 import { handles, readRequest, shownAddresses } from '../controller/service-request.js';
 import { AddressPool } from '../ipam/address-pool.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DEFAULT_ANNOUNCE } from '../../src/config/types.js';
-import { EXCLUDE_LABEL, describeIneligibility, ineligibility, leaseNameFor, type IpUser } from '../../src/speaker/eligibility.js';
+import { EXCLUDE_LABEL, describeIneligibility, ineligibility, type IpUser } from '../../src/speaker/eligibility.js';
 
 const node = (labels: Record<string, string> = {}) => ({ name: 'node1', labels });
 const cluster: IpUser = { key: 'default/web', externalTrafficPolicy: 'Cluster', readyNodes: new Set() };
@@ -19,10 +19,4 @@ t.test('who may announce', async (t) => {
   ];
   for (const [name, n, announce, users, want] of rows) t.equal(ineligibility(n, announce, users)?.why, want, name);
   t.match(describeIneligibility({ why: 'no-local-endpoint', service: 'ns/s' }), /ns\/s.*Local/);
-});
-
-t.test('lease names are valid object names for both families', async (t) => {
-  t.equal(leaseNameFor('198.51.100.200'), 'barelb-ip-198-51-100-200');
-  t.equal(leaseNameFor('2001:DB8::1'), 'barelb-ip-2001-db8--1');
-  for (const ip of ['198.51.100.200', '2001:db8::ffff:1', '::1']) t.match(leaseNameFor(ip), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { loadConfig } from '../../src/controller/config-loader.js';
+import { loadConfig } from '../../src/config/config-loader.js';
 
 t.test('no ConfigMap: an empty, valid config', async (t) => {
   const r = loadConfig(undefined);

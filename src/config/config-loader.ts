@@ -1,10 +1,10 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { InvalidConfigError } from '../config/config-error.js';
-import type { ConfigFormat } from '../config/convert/config-format.js';
-import { convertConfigMapData } from '../config/convert/convert-config-map.js';
-import type { ConversionWarning } from '../config/convert/conversion.js';
-import { parseConfig } from '../config/parse.js';
-import { CONFIG_KEY, EMPTY_CONFIG, type BarelbConfig } from '../config/types.js';
+import { InvalidConfigError } from './config-error.js';
+import type { ConfigFormat } from './convert/config-format.js';
+import { convertConfigMapData } from './convert/convert-config-map.js';
+import type { ConversionWarning } from './convert/conversion.js';
+import { parseConfig } from './parse.js';
+import { CONFIG_KEY, EMPTY_CONFIG, type BarelbConfig } from './types.js';
 
 export type LoadedConfig =
   | { readonly ok: true; readonly config: BarelbConfig; readonly source: string; readonly warnings: readonly ConversionWarning[] }

@@ -1,0 +1,68 @@
+/*
+ * Which node announces an IP, decided by every speaker alone from what it hears: pure, no I/O.
+ *
+ * Inputs are the live peers on the IP's interface that are eligible for it, what each of them announces
+ * (its claims), and whether each hears this node. The rules, in order:
+ * 1. A node that may not announce (ineligible, terminating, rejoining after a stall) does not.
+ * 2. A peer that announces the IP and does not hear this node believes this node dead and will never yield
+ *    to it: this node yields. (One-way loss settles on the side that cannot hear.)
+ * 3. No preemption: if anyone announces the IP already (this node included), the best-ranked of those keeps
+ *    it. Two announcers (a healed partition) settle on the better-ranked one.
+ * 4. Nobody announces it: the best-ranked of the live eligible nodes takes it, and only once this node has
+ *    listened long enough to know who announces what (mayTakeNew).
+ * Every node computes the same answer from the same view, so once views agree there is one announcer.
+ */
+
+/** A live, eligible peer as far as one IP is concerned. */
+export interface Contender {
+  readonly node: string;
+  /** It announces the IP now. */
+  readonly announces: boolean;
+  /** Its heartbeats list this node among the peers it hears. */
+  readonly hearsMe: boolean;
+}
+
+export interface HolderInput {
+  readonly self: string;
+  /** This node may announce the IP: eligible, interface up, not terminating, not rejoining. */
+  readonly selfEligible: boolean;
+  /** This node announces the IP now. */
+  readonly selfAnnounces: boolean;
+  /** This node has listened for a whole failure timeout on the interface since it (re)joined. */
+  readonly mayTakeNew: boolean;
+  /** Live peers on the IP's interface that are eligible for it (this node excluded). */
+  readonly contenders: readonly Contender[];
+  /** Rank of a node for the IP: higher is better (the rendezvous weight). Ties broken by name. */
+  readonly weightOf: (node: string) => bigint;
+}
+
+export type HolderVerdict =
+  | { readonly announce: true; readonly why: 'keeps' | 'takes' }
+  | { readonly announce: false; readonly why: 'ineligible' | 'not-heard' | 'held-elsewhere' | 'better-ranked' | 'listening' };
+
+export function chooseHolder(input: HolderInput): HolderVerdict {
+  if (!input.selfEligible) return { announce: false, why: 'ineligible' };
+  const announcers = input.contenders.filter((c) => c.announces);
+  if (announcers.some((c) => !c.hearsMe)) return { announce: false, why: 'not-heard' };
+  if (announcers.length > 0 || input.selfAnnounces) {
+    const names = announcers.map((c) => c.node);
+    if (input.selfAnnounces) names.push(input.self);
+    return best(names, input.weightOf) === input.self ? { announce: true, why: 'keeps' } : { announce: false, why: 'held-elsewhere' };
+  }
+  if (best([input.self, ...input.contenders.map((c) => c.node)], input.weightOf) !== input.self) return { announce: false, why: 'better-ranked' };
+  return input.mayTakeNew ? { announce: true, why: 'takes' } : { announce: false, why: 'listening' };
+}
+
+/** The node with the highest weight; equal weights go to the smaller name (code-unit order). */
+export function best(nodes: readonly string[], weightOf: (node: string) => bigint): string | undefined {
+  let top: string | undefined;
+  let topW = 0n;
+  for (const n of nodes) {
+    const w = weightOf(n);
+    if (top === undefined || w > topW || (w === topW && n < top)) {
+      top = n;
+      topW = w;
+    }
+  }
+  return top;
+}

@@ -1,0 +1,187 @@
+import { BarelbError } from '../errors.js';
+import { claimsDigest, nodeId, type Heartbeat } from './heartbeat-frame.js';
+
+/*
+ * Who is alive on each interface, judged from authenticated heartbeats alone: pure, no timers, no I/O.
+ * - Time is this node's monotonic clock; a peer's own clock is never read.
+ * - A peer is live on an interface while its heartbeats arrive there within failureTimeout, and it has not
+ *   said it is leaving. Liveness is per interface: a node on another segment is no candidate for this one.
+ * - Replays: a heartbeat older than the newest seen from that peer (incarnation, then sequence) is refused.
+ * - What a peer announces (its claims) comes in chunks; a set counts once all its chunks arrived.
+ * - When this node itself was paused (a long GC, SIGSTOP), it could not have heard anyone: the pause is not
+ *   counted against its peers.
+ */
+
+export interface MembershipConfig {
+  /** A peer not heard for this long on an interface is dead there. */
+  readonly failureTimeoutMs: number;
+  /** A gap between two tick() calls longer than this is a pause of ours, not silence of theirs. */
+  readonly pauseThresholdMs: number;
+}
+
+export class InvalidMembershipConfigError extends BarelbError {
+  readonly code = 'BARELB_INVALID_MEMBERSHIP_CONFIG';
+}
+
+export type HeartbeatVerdict = 'accepted' | 'replay' | 'self';
+
+/** A live peer on one interface, as the holder choice needs it. */
+export interface LivePeer {
+  readonly node: string;
+  /** Its complete claim set (empty until the first whole set arrived). */
+  readonly claims: ReadonlySet<string>;
+  /** Its last heartbeat on this interface listed this node among those it hears. */
+  readonly hearsMe: boolean;
+  readonly apiReachable: boolean;
+}
+
+interface Assembly {
+  readonly digest: string;
+  readonly total: number;
+  readonly chunkCount: number;
+  readonly chunks: Map<number, readonly string[]>;
+}
+
+interface Peer {
+  readonly node: string;
+  incarnation: number;
+  /** The newest sequence number heard on each interface; kept after the peer dies there, against replays. */
+  readonly seqOn: Map<string, number>;
+  /** Interface -> when last heard there, and what that heartbeat said. */
+  readonly heard: Map<string, { atMs: number; hears: ReadonlySet<number> }>;
+  leaving: boolean;
+  apiReachable: boolean;
+  claims: ReadonlySet<string>;
+  claimsDigest: string;
+  assembly: Assembly | undefined;
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+const EMPTY_DIGEST = claimsDigest([]);
+
+export class Membership {
+  private readonly peers = new Map<string, Peer>();
+  private readonly selfId: number;
+  private lastTickMs: number | undefined;
+  private changes = 0;
+
+  constructor(
+    readonly self: string,
+    private readonly config: MembershipConfig,
+  ) {
+    const { failureTimeoutMs: f, pauseThresholdMs: p } = config;
+    if (!(f > 0 && p > 0)) throw new InvalidMembershipConfigError(`need failureTimeoutMs (${f}) > 0 and pauseThresholdMs (${p}) > 0`);
+    this.selfId = nodeId(self);
+  }
+
+  /** Bumped whenever anything a holder choice reads may have changed: compare it to skip unchanged ticks. */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** An authenticated heartbeat heard on `ifname` at `nowMs`. */
+  onHeartbeat(ifname: string, hb: Heartbeat, nowMs: number): HeartbeatVerdict {
+    if (hb.node === this.self) return 'self';
+    let p = this.peers.get(hb.node);
+    // Sequence numbers count every frame the peer sends, on any interface: they grow on each interface, but
+    // frames of two interfaces may arrive in either order, so each interface is checked on its own.
+    if (p && (hb.incarnation < p.incarnation || (hb.incarnation === p.incarnation && hb.seq <= (p.seqOn.get(ifname) ?? -1)))) {
+      return 'replay';
+    }
+    if (!p || hb.incarnation > p.incarnation) {
+      // A new process on that node: nothing the old one said holds any more.
+      const wasLive = p !== undefined && this.liveOnAny(p, nowMs);
+      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, claims: EMPTY, claimsDigest: EMPTY_DIGEST, assembly: undefined };
+      this.peers.set(hb.node, p);
+      if (wasLive || hb.claimsTotal > 0) this.changes++;
+    }
+    p.seqOn.set(ifname, hb.seq);
+
+    const before = p.heard.get(ifname);
+    const wasLive = before !== undefined && nowMs - before.atMs < this.config.failureTimeoutMs && !p.leaving;
+    const hears = new Set(hb.hears);
+    if (!wasLive || hb.flags.leaving !== p.leaving || before.hears.has(this.selfId) !== hears.has(this.selfId)) this.changes++;
+    p.heard.set(ifname, { atMs: nowMs, hears });
+    p.leaving = hb.flags.leaving;
+    if (p.apiReachable !== hb.flags.apiReachable) {
+      p.apiReachable = hb.flags.apiReachable;
+      this.changes++;
+    }
+    this.assemble(p, hb);
+    return 'accepted';
+  }
+
+  /**
+   * Call often (every decision round). Returns true when a peer's liveness ran out since the last call (the
+   * version moved). A gap since the last call longer than pauseThresholdMs was our own pause: every peer's
+   * last-heard time moves forward by it, so peers are judged only on time this node was listening.
+   */
+  tick(nowMs: number): boolean {
+    const last = this.lastTickMs;
+    this.lastTickMs = nowMs;
+    if (last !== undefined && nowMs - last > this.config.pauseThresholdMs) {
+      const pause = nowMs - last;
+      for (const p of this.peers.values()) for (const h of p.heard.values()) h.atMs = Math.min(nowMs, h.atMs + pause);
+    }
+    let expired = false;
+    // A dead peer's record stays (a few bytes per node that ever spoke): its incarnation and sequence are
+    // what refuse a replay of its old heartbeats.
+    for (const p of this.peers.values()) {
+      for (const [ifname, h] of p.heard) {
+        if (nowMs - h.atMs < this.config.failureTimeoutMs) continue;
+        p.heard.delete(ifname);
+        if (!p.leaving) expired = true;
+      }
+    }
+    if (expired) this.changes++;
+    return expired;
+  }
+
+  /** Live peers heard on `ifname`, leaving ones excluded. */
+  livePeers(ifname: string, nowMs: number): LivePeer[] {
+    const out: LivePeer[] = [];
+    for (const p of this.peers.values()) {
+      const h = p.heard.get(ifname);
+      if (!h || p.leaving || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
+      out.push({ node: p.node, claims: p.claims, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable });
+    }
+    return out;
+  }
+
+  /** Names of the peers live on `ifname`, for this node's own heartbeats. */
+  hearing(ifname: string, nowMs: number): string[] {
+    return this.livePeers(ifname, nowMs).map((p) => p.node);
+  }
+
+  /** Every peer live on some interface, with what it claims: for status and logs. */
+  liveNodes(nowMs: number): string[] {
+    return [...this.peers.values()].filter((p) => this.liveOnAny(p, nowMs)).map((p) => p.node).sort();
+  }
+
+  private liveOnAny(p: Peer, nowMs: number): boolean {
+    if (p.leaving) return false;
+    for (const h of p.heard.values()) if (nowMs - h.atMs < this.config.failureTimeoutMs) return true;
+    return false;
+  }
+
+  private assemble(p: Peer, hb: Heartbeat): void {
+    if (hb.claimsDigest === p.claimsDigest) {
+      p.assembly = undefined;
+      return;
+    }
+    let a = p.assembly;
+    if (!a || a.digest !== hb.claimsDigest || a.chunkCount !== hb.chunkCount || a.total !== hb.claimsTotal) {
+      a = { digest: hb.claimsDigest, total: hb.claimsTotal, chunkCount: hb.chunkCount, chunks: new Map() };
+      p.assembly = a;
+    }
+    a.chunks.set(hb.chunkIndex, hb.claims);
+    if (a.chunks.size < a.chunkCount) return;
+    const all = [...a.chunks.values()].flat();
+    p.assembly = undefined;
+    // A set that does not add up (a sender bug; the frames are authenticated) is not believed.
+    if (all.length !== a.total || claimsDigest(all) !== a.digest) return;
+    p.claims = new Set(all);
+    p.claimsDigest = a.digest;
+    this.changes++;
+  }
+}

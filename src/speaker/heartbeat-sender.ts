@@ -1,0 +1,101 @@
+import { claimChunks, claimsDigest, nodeId, type Heartbeat, type HeartbeatFlags } from '../election/heartbeat-frame.js';
+
+/*
+ * What the ARP thread says on the LAN every heartbeat interval, and its guard against answering after a
+ * stall. No timers and no sockets: the worker calls beat() from its timer and checkStall() before anything it
+ * does, and sends what it is handed.
+ *
+ * A stall (SIGSTOP, a long GC pause, a starved thread) longer than stallAfterMs means peers may have declared
+ * this node dead and taken its addresses: the worker must stop answering before it answers anything, and
+ * its next heartbeat must already say it announces nothing, so no peer sees two claims for one address.
+ */
+
+export interface HeartbeatSenderConfig {
+  readonly node: string;
+  /** This process's incarnation: its start time in ms, so a restart is newer than anything before it. */
+  readonly incarnation: number;
+  /** Since the last heartbeat sent, after this long peers may have given up on us (failure timeout − interval). */
+  readonly stallAfterMs: number;
+}
+
+export interface OutgoingHeartbeat {
+  readonly ifname: string;
+  readonly heartbeat: Heartbeat;
+}
+
+export class HeartbeatSender {
+  private seq = 0;
+  private lastBeatMs: number | undefined;
+  private rotation = 0;
+  /** The claims digest whose every chunk went out in one round; a change sends all chunks at once. */
+  private fullySent: string | undefined;
+  private leaving = false;
+  private apiReachable = true;
+  private rejoiningUntilMs = -Infinity;
+
+  constructor(private readonly config: HeartbeatSenderConfig) {}
+
+  setLeaving(leaving: boolean): void {
+    this.leaving = leaving;
+  }
+
+  setApiReachable(reachable: boolean): void {
+    this.apiReachable = reachable;
+  }
+
+  /**
+   * The stall's length, once per stall (else undefined): the caller withdraws everything before doing
+   * anything else. Heartbeats then say "rejoining" for `rejoinMs`.
+   */
+  checkStall(nowMs: number, rejoinMs: number): number | undefined {
+    if (this.lastBeatMs === undefined) return undefined;
+    const gap = nowMs - this.lastBeatMs;
+    if (gap <= this.config.stallAfterMs) return undefined;
+    this.lastBeatMs = nowMs;
+    this.rejoiningUntilMs = nowMs + rejoinMs;
+    return gap;
+  }
+
+  /**
+   * The heartbeats for one round: one per interface, each with the next chunk of the claims, or every chunk
+   * when the claims changed since they last went out whole. `hearing(ifname)`: peers heard there.
+   */
+  beat(nowMs: number, interfaces: readonly string[], claims: readonly string[], hearing: (ifname: string) => readonly string[]): OutgoingHeartbeat[] {
+    this.lastBeatMs = nowMs;
+    const digest = claimsDigest(claims);
+    const flags: HeartbeatFlags = { leaving: this.leaving, apiReachable: this.apiReachable, rejoining: nowMs < this.rejoiningUntilMs };
+    const out: OutgoingHeartbeat[] = [];
+    const all = digest !== this.fullySent;
+    for (const ifname of interfaces) {
+      const hears = hearing(ifname).map(nodeId);
+      const chunks = claimChunks(claims, this.config.node, hears.length);
+      const indexes = all ? chunks.map((_, i) => i) : [this.rotation % chunks.length];
+      for (const i of indexes) {
+        out.push({
+          ifname,
+          heartbeat: {
+            node: this.config.node,
+            incarnation: this.config.incarnation,
+            seq: this.nextSeq(),
+            flags,
+            claimsDigest: digest,
+            claimsTotal: new Set(chunks.flat()).size,
+            chunkIndex: i,
+            chunkCount: chunks.length,
+            claims: chunks[i] as string[],
+            hears,
+          },
+        });
+      }
+    }
+    this.fullySent = digest;
+    this.rotation++;
+    return out;
+  }
+
+  private nextSeq(): number {
+    // u32 on the wire; 2^32 beats at 10 a second is over 13 years of one process.
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+}

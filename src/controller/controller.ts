@@ -4,9 +4,10 @@ import type { ConfigFormat } from '../config/convert/config-format.js';
 import { formatWarning } from '../config/convert/conversion.js';
 import { Allocator } from '../ipam/allocator.js';
 import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
-import { Backoff } from '../k8s/backoff.js';
+import { Backoff, sleep } from '../k8s/backoff.js';
 import { EventRecorder, type EventTarget } from '../k8s/event-recorder.js';
 import { ResilientInformer } from '../k8s/informer.js';
+import { HEARTBEAT_SECRET_NAME, ensureHeartbeatSecret } from '../k8s/heartbeat-secret.js';
 import { writeServiceStatus } from '../k8s/service-status.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
@@ -62,6 +63,23 @@ export class Controller {
     return this.synced;
   }
 
+  /** The speakers authenticate their heartbeats with a key only the cluster knows: made here, once, if missing. */
+  private async ensureHeartbeatKey(signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(500, 10_000);
+    while (!signal.aborted) {
+      try {
+        if (await ensureHeartbeatSecret(this.core, this.opts.namespace)) {
+          this.log.info({ secret: `${this.opts.namespace}/${HEARTBEAT_SECRET_NAME}` }, 'created the speakers\' heartbeat key');
+        }
+        return;
+      } catch (err) {
+        const wait = backoff.next();
+        this.log.warn({ err: describeApiError(err), retryInMs: wait }, 'cannot make sure the heartbeat key exists; retrying');
+        await sleep(wait, signal);
+      }
+    }
+  }
+
   async run(signal: AbortSignal): Promise<void> {
     const { namespace, configMap, metrics } = this.opts;
     const apiError = (op: string) => () => metrics.apiErrors.inc({ operation: op });
@@ -104,6 +122,7 @@ export class Controller {
       // could hand out an address some unseen Service already has.
       await Promise.all([this.services.start(), this.configMaps.start()]);
       if (signal.aborted) return;
+      void this.ensureHeartbeatKey(signal);
       this.listening = true;
       this.applyConfig();
       if (!this.haveConfig) {

@@ -1,0 +1,236 @@
+/*
+ * A cluster of speakers in one process, on simulated time and a simulated LAN, built from the real pure
+ * parts: HeartbeatSender (what goes out), the codec (frames, keys), Membership (who is live) and
+ * chooseHolder (who announces). Faults are what the LAN and the processes do to them: crashes, stalls,
+ * SIGTERM, one-way loss, partitions, and forged or replayed frames. Nothing here decides anything: it
+ * only moves frames and time the way the speaker's threads do.
+ */
+import { HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../../src/election/heartbeat-frame.js';
+import { chooseHolder } from '../../src/election/holder-choice.js';
+import { Membership } from '../../src/election/membership.js';
+import { MacAddress } from '../../src/net/arp-frame.js';
+import { weight } from '../../src/speaker/rendezvous.js';
+import { HeartbeatSender } from '../../src/speaker/heartbeat-sender.js';
+
+export const IFACE = 'eth0';
+
+export interface SimTimers {
+  readonly intervalMs: number;
+  readonly failureTimeoutMs: number;
+  readonly tickMs: number;
+}
+
+export const DEFAULT_TIMERS: SimTimers = { intervalMs: 100, failureTimeoutMs: 400, tickMs: 25 };
+
+interface SimNode {
+  readonly name: string;
+  readonly mac: MacAddress;
+  up: boolean;
+  /** Stalled (SIGSTOP) until this time; the process does nothing until then. */
+  stalledUntilMs: number;
+  /** SIGTERM received at: says it is leaving, stops answering 2 intervals later, then exits. */
+  leavingSinceMs: number | undefined;
+  incarnation: number;
+  sender: HeartbeatSender;
+  /** The worker thread's view (hears lists, replay) and the main thread's view (decisions). */
+  heard: Membership;
+  view: Membership;
+  announced: Set<string>;
+  listeningSinceMs: number;
+  nextBeatMs: number;
+  eligible: boolean;
+}
+
+export interface Transition {
+  readonly atMs: number;
+  readonly node: string;
+  readonly ip: string;
+  readonly announce: boolean;
+}
+
+export class ClusterSim {
+  nowMs = 0;
+  readonly key = HeartbeatKey.fromSecret(new Uint8Array(32).fill(7));
+  readonly nodes = new Map<string, SimNode>();
+  /** `${from}>${to}` pairs whose frames are lost. */
+  readonly lost = new Set<string>();
+  readonly transitions: Transition[] = [];
+  /** Frames seen on the wire, for replay attacks. */
+  readonly captured: Uint8Array[] = [];
+  readonly drops = new Map<string, number>();
+  private nextIncarnation = 1;
+
+  constructor(
+    names: readonly string[],
+    readonly ips: readonly string[],
+    readonly timers: SimTimers = DEFAULT_TIMERS,
+  ) {
+    names.forEach((name, i) => {
+      const mac = MacAddress.parse(`02:00:00:00:00:${(i + 1).toString(16).padStart(2, '0')}`);
+      this.nodes.set(name, this.fresh(name, mac, i * 7));
+    });
+  }
+
+  private fresh(name: string, mac: MacAddress, offsetMs: number): SimNode {
+    const { intervalMs, failureTimeoutMs } = this.timers;
+    const incarnation = this.nextIncarnation++;
+    const pause = failureTimeoutMs - intervalMs;
+    return {
+      name,
+      mac,
+      up: true,
+      stalledUntilMs: -Infinity,
+      leavingSinceMs: undefined,
+      incarnation,
+      sender: new HeartbeatSender({ node: name, incarnation, stallAfterMs: pause }),
+      heard: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
+      view: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
+      announced: new Set(),
+      listeningSinceMs: this.nowMs,
+      nextBeatMs: this.nowMs + offsetMs,
+      eligible: true,
+    };
+  }
+
+  node(name: string): SimNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no node ${name}`);
+    return n;
+  }
+
+  crash(name: string): void {
+    const n = this.node(name);
+    n.up = false;
+    for (const ip of n.announced) this.transitions.push({ atMs: this.nowMs, node: name, ip, announce: false });
+    n.announced.clear();
+  }
+
+  restart(name: string): void {
+    const old = this.node(name);
+    if (old.up) this.crash(name);
+    this.nodes.set(name, this.fresh(name, old.mac, 0));
+  }
+
+  stall(name: string, forMs: number): void {
+    this.node(name).stalledUntilMs = this.nowMs + forMs;
+  }
+
+  sigterm(name: string): void {
+    const n = this.node(name);
+    if (!n.up || n.leavingSinceMs !== undefined) return;
+    n.leavingSinceMs = this.nowMs;
+    n.sender.setLeaving(true);
+    this.beat(n); // the speaker sends one at once
+  }
+
+  /** Inject a frame from outside any speaker (a forger, a replayer). */
+  inject(frame: Uint8Array): void {
+    for (const n of this.nodes.values()) if (this.running(n)) this.receive(n, frame);
+  }
+
+  running(n: SimNode): boolean {
+    return n.up && this.nowMs >= n.stalledUntilMs;
+  }
+
+  /** Advances time by `ms` in steps of 1 ms: heartbeats, stall guards, decisions. */
+  run(ms: number): void {
+    const end = this.nowMs + ms;
+    while (this.nowMs < end) {
+      this.nowMs++;
+      for (const n of [...this.nodes.values()]) {
+        if (!this.running(n)) continue;
+        if (n.leavingSinceMs !== undefined && this.nowMs - n.leavingSinceMs >= 2 * this.timers.intervalMs) {
+          this.crash(n.name); // withdraws, then exits
+          continue;
+        }
+        this.guard(n);
+        if (this.nowMs >= n.nextBeatMs) {
+          this.beat(n);
+          n.nextBeatMs = this.nowMs + this.timers.intervalMs;
+        }
+        // A leaving speaker has stopped deciding: it answers as it was until it exits.
+        if (this.nowMs % this.timers.tickMs === 0 && n.leavingSinceMs === undefined) this.decide(n);
+      }
+    }
+  }
+
+  /** The worker's stall guard, as arp-worker.ts runs it before anything else. */
+  private guard(n: SimNode): void {
+    if (n.sender.checkStall(this.nowMs, this.timers.failureTimeoutMs) === undefined) return;
+    for (const ip of n.announced) this.transitions.push({ atMs: this.nowMs, node: n.name, ip, announce: false });
+    n.announced.clear();
+    n.listeningSinceMs = this.nowMs;
+  }
+
+  private beat(n: SimNode): void {
+    n.heard.tick(this.nowMs);
+    const out = n.sender.beat(this.nowMs, [IFACE], [...n.announced], (ifname) => n.heard.hearing(ifname, this.nowMs));
+    for (const { heartbeat } of out) {
+      const frame = encodeHeartbeat(heartbeat, n.mac, this.key);
+      if (this.captured.length < 2000) this.captured.push(frame);
+      for (const peer of this.nodes.values()) {
+        if (peer === n || !this.running(peer) || this.lost.has(`${n.name}>${peer.name}`)) continue;
+        this.receive(peer, frame);
+      }
+    }
+  }
+
+  private receive(n: SimNode, frame: Uint8Array): void {
+    this.guard(n);
+    const d = decodeHeartbeat(frame, [this.key]);
+    if (!d.ok) {
+      this.drops.set(d.reason, (this.drops.get(d.reason) ?? 0) + 1);
+      return;
+    }
+    const verdict = n.heard.onHeartbeat(IFACE, d.heartbeat, this.nowMs);
+    if (verdict !== 'accepted') {
+      this.drops.set(verdict, (this.drops.get(verdict) ?? 0) + 1);
+      return;
+    }
+    n.view.onHeartbeat(IFACE, d.heartbeat, this.nowMs);
+    if (d.heartbeat.flags.leaving) this.decide(n);
+  }
+
+  /** The speaker's decision round (Speaker.decideAll), for one interface where every node is eligible unless told. */
+  private decide(n: SimNode): void {
+    n.view.tick(this.nowMs);
+    const peers = n.view.livePeers(IFACE, this.nowMs).filter((p) => this.nodes.get(p.node)?.eligible !== false);
+    const listenFor = this.timers.failureTimeoutMs + this.timers.intervalMs;
+    for (const ip of this.ips) {
+      const v = chooseHolder({
+        self: n.name,
+        selfEligible: n.eligible,
+        selfAnnounces: n.announced.has(ip),
+        mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
+        contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe })),
+        weightOf: (node) => weight(ip, node),
+      });
+      if (v.announce !== n.announced.has(ip)) {
+        if (v.announce) n.announced.add(ip);
+        else n.announced.delete(ip);
+        this.transitions.push({ atMs: this.nowMs, node: n.name, ip, announce: v.announce });
+      }
+    }
+  }
+
+  /** The nodes that answer ARP for `ip` now. */
+  announcers(ip: string): string[] {
+    return [...this.nodes.values()].filter((n) => this.running(n) && n.announced.has(ip)).map((n) => n.name).sort();
+  }
+
+  /** Running nodes that may announce. */
+  candidates(): string[] {
+    return [...this.nodes.values()].filter((n) => this.running(n) && n.eligible && n.leavingSinceMs === undefined).map((n) => n.name);
+  }
+
+  /** Per IP, when it last changed hands after `sinceMs` (undefined: it did not). */
+  lastChangeAfter(sinceMs: number): number | undefined {
+    const after = this.transitions.filter((t) => t.atMs > sinceMs);
+    return after.length ? Math.max(...after.map((t) => t.atMs)) : undefined;
+  }
+
+  /** Announcement starts and stops in (from, to]. */
+  transitionsIn(fromMs: number, toMs: number, ip?: string): Transition[] {
+    return this.transitions.filter((t) => t.atMs > fromMs && t.atMs <= toMs && (ip === undefined || t.ip === ip));
+  }
+}

@@ -4,7 +4,7 @@ import { CoordinationV1Api, CoreV1Api, KubeConfig, Watch, type V1Lease, type V1S
 import { describeApiError, statusCodeOf } from '../src/k8s/api-error.js';
 import { LeaseClient } from '../src/k8s/lease-client.js';
 import {
-  apply, eventually, inNs, kubectl, lab, leaseHolder, metricOf, startController, startSpeaker, type Proc, type Teardown,
+  apply, eventually, inNs, kubectl, lab, announcerOf, metricOf, startController, startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
 import { median } from './allocator.js';
 import { bareStatusWrites, deleteNamespaceAndWait, withConcurrency } from './controller.js';
@@ -373,7 +373,7 @@ export async function benchScale(o: ScaleBenchOptions): Promise<ScaleBenchResult
         const st = procStatus(p.child.pid as number);
         return { name, rssMiB: st.rssKiB / 1024, peakRssMiB: st.hwmKiB / 1024, cpuPercent: (((cpu1[i] as number) - (cpu0[i] as number)) / windowS) * 100 };
       });
-      const holder = await leaseHolder(vip);
+      const holder = await announcerOf(vip);
       const arpSteady = holder ? await arpInterleaved(vip, lab.nodeIp(holder), o.arpSamples) : undefined;
       return {
         leaseDuration,
@@ -400,7 +400,7 @@ export async function benchScale(o: ScaleBenchOptions): Promise<ScaleBenchResult
 
     // ARP once more while Services churn: deleted and created again, 4 at a time.
     progress('ARP while Services churn');
-    const holder = await leaseHolder(vip);
+    const holder = await announcerOf(vip);
     let churning = true;
     let churnOps = 0;
     const churnStart = performance.now();

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
-  apply, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, serviceYaml, startBackend, startController, startIn,
+  apply, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, macOf, serviceYaml, startBackend, startController, startIn,
   startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
 import { median } from './allocator.js';
@@ -52,7 +52,7 @@ export async function benchSpeaker(kills = 10, arpSamples = 300): Promise<Speake
     await apply(serviceYaml({ name: 'iperf', namespace: NS, port: 5201, targetPort: 5201, endpointNodes: [node] }));
     const vip = await ingressIp(NS, 'web');
     const iperfVip = await ingressIp(NS, 'iperf');
-    const holder = await eventually('a holder', 20_000, () => leaseHolder(vip));
+    const holder = await eventually('a holder', 20_000, () => announcerOf(vip));
     await eventually('traffic', 20_000, () => fetchFromClient(`http://${vip}/`));
 
     // ARP: interleaved batches, so machine noise hits both alike.
@@ -64,7 +64,7 @@ export async function benchSpeaker(kills = 10, arpSamples = 300): Promise<Speake
     }
 
     // Throughput: the same backend through the VIP and directly through the NodePort.
-    await eventually('iperf VIP announced', 20_000, () => leaseHolder(iperfVip));
+    await eventually('iperf VIP announced', 20_000, () => announcerOf(iperfVip));
     const nodePort = Number(await kubectl(['get', 'svc', '-n', NS, 'iperf', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
     const viaVip: number[] = [];
     const viaNodePort: number[] = [];
@@ -77,7 +77,7 @@ export async function benchSpeaker(kills = 10, arpSamples = 300): Promise<Speake
     const failoverMs: number[] = [];
     for (let i = 0; i < kills; i++) {
       const h = await eventually('a settled holder', 20_000, async () => {
-        const cur = await leaseHolder(vip);
+        const cur = await announcerOf(vip);
         return cur && (await fetchFromClient(`http://${vip}/`, 1)) ? cur : undefined;
       });
       const oldMac = await macOf(h);

@@ -11,7 +11,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import {
-  LOG_DIR, ROOT, apply, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, serviceYaml,
+  LOG_DIR, ROOT, apply, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, announcerOf, macOf, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Teardown,
 } from './lab.js';
 import { serviceAccountKubeconfig } from './support.js';
@@ -107,7 +107,7 @@ const webServiceFile = (): string => path.join(labDir, 'demo-web-service.yaml');
 async function show(ip: string): Promise<void> {
   say(`waiting for a node to announce ${ip}`);
   const holder = await eventually(`a node to hold the Lease for ${ip} and answer ARP for it`, 30_000, async () => {
-    const node = await leaseHolder(ip);
+    const node = await announcerOf(ip);
     if (!node) return undefined;
     const macs = await arpingMacs(ip, 2);
     return macs.length === 1 && macs[0] === (await macOf(node)) ? { node, mac: macs[0] } : undefined;

@@ -196,13 +196,13 @@ export class Speaker {
     const stopListing = (): void => informers.forEach((i) => void i.stop());
     signal.addEventListener('abort', stopListing, { once: true });
     if (!signal.aborted) await Promise.all(informers.map((i) => i.start()));
+    if (!signal.aborted) this.applyConfig();
     const keys = signal.aborted ? undefined : await this.waitForKeys(signal);
     signal.removeEventListener('abort', stopListing);
     if (signal.aborted || !keys) return this.shutdown(informers, false);
     this.startHeartbeats(keys);
     const keyTimer = setInterval(() => void this.refreshKeys(), HEARTBEAT_KEY_REFRESH_MS);
     this.leaseWriter.start();
-    this.applyConfig();
     this.ready = true;
     log.info({ services: this.services.list().length, ...this.opts.heartbeat }, 'speaker synced; listening for peers before taking any address');
 

@@ -5,7 +5,7 @@
  */
 import type { Test } from 'tap';
 import {
-  apply, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, leaseHolder, macOf, serviceYaml, speakerKubeconfig, startBackend, startSpeaker,
+  apply, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, announcerOf, macOf, serviceYaml, speakerKubeconfig, startBackend, startSpeaker,
   type Proc,
 } from '../../testkit/lab.js';
 
@@ -97,7 +97,7 @@ export async function neighbourMac(ip: string): Promise<string | undefined> {
 /** Waits until exactly one MAC answers ARP for `ip` and it is the Lease holder's; that holder. */
 export async function settledHolder(ip: string, ms = 20_000): Promise<string> {
   return eventually(`one node to answer ARP for ${ip}`, ms, async () => {
-    const holder = await leaseHolder(ip);
+    const holder = await announcerOf(ip);
     if (!holder) return undefined;
     const macs = await arpingMacs(ip, 2);
     return macs.length === 1 && macs[0] === (await macOf(holder)) ? holder : undefined;
@@ -130,7 +130,7 @@ export async function serviceIps(ns: string): Promise<Map<string, string[]>> {
 }
 
 export async function holders(ips: string[]): Promise<(string | undefined)[]> {
-  return Promise.all(ips.map((ip) => leaseHolder(ip)));
+  return Promise.all(ips.map((ip) => announcerOf(ip)));
 }
 
 export const urlsOf = (ips: string[]): string[] => ips.map((ip) => `http://${ip}/`);

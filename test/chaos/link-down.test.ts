@@ -1,5 +1,5 @@
 import t from 'tap';
-import { apply, eventually, inNs, lab, leaseHolder, macOf, serviceYaml, startController } from '../../testkit/lab.js';
+import { apply, eventually, inNs, lab, announcerOf, macOf, serviceYaml, startController } from '../../testkit/lab.js';
 import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js';
 import { FAILOVER_BOUND_MS, arpSamples, createServices, holders, setupChaosLab, settledHolder, sleep, urlsOf } from './chaos-lab.js';
 
@@ -37,7 +37,7 @@ t.test('a node loses its link', async (t) => {
   await eventually(`the VIPs of ${victim} to move`, 30_000, async () => {
     for (const ip of moving) {
       if (moveMs.has(ip)) continue;
-      const h = await leaseHolder(ip);
+      const h = await announcerOf(ip);
       if (h && h !== victim) moveMs.set(ip, Date.now() - downAt);
     }
     return moveMs.size === moving.length ? true : undefined;

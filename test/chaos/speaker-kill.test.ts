@@ -1,5 +1,5 @@
 import t from 'tap';
-import { eventually, leaseHolder, macOf, startController, type Proc } from '../../testkit/lab.js';
+import { eventually, announcerOf, macOf, startController, type Proc } from '../../testkit/lab.js';
 import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js';
 import { FAILOVER_BOUND_MS, arpSamples, budget, createServices, holders, neighbourMac, setupChaosLab, settledHolder, sleep, urlsOf } from './chaos-lab.js';
 
@@ -60,7 +60,7 @@ t.test(`kill -9 of the holder, ${budget.killRounds} rounds`, async (t) => {
   const { bad, macs } = await arpSamples(ips, 3);
   t.same(bad, [], 'every ARP sample saw exactly one MAC');
   for (const ip of ips) {
-    const h = await leaseHolder(ip);
+    const h = await announcerOf(ip);
     t.same([...(macs.get(ip) ?? [])], [await macOf(h as string)], `${ip}: only ${h}'s MAC answers`);
   }
   const final = await traffic.stop();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import {
-  ROOT, apply, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, leaseHolder, serviceYaml, startBackend, startController, startSpeaker,
+  ROOT, apply, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // The speakers in `--forward nodeport` mode in front of the real kube-proxy,
@@ -44,7 +44,7 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
   const node = lab.nodes[1] as string;
   await apply(serviceYaml({ name: 'np-local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node], externalTrafficPolicy: 'Local' }));
   const ip = await ingressIp(NS, 'np-local');
-  await eventually(`${node} to hold ${ip}`, 20_000, async () => ((await leaseHolder(ip)) === node ? true : undefined));
+  await eventually(`${node} to hold ${ip}`, 20_000, async () => ((await announcerOf(ip)) === node ? true : undefined));
   await rewriteInstalled(node, ip);
   const answer = await eventually('a response through the VIP', 15_000, () => fetchFromClient(`http://${ip}/`));
   t.equal(answer.node, node, 'served by the backend on the announcing node');
@@ -55,7 +55,7 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
 
   await apply(serviceYaml({ name: 'np-cluster', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes }));
   const ip2 = await ingressIp(NS, 'np-cluster');
-  const holder = await eventually(`a holder for ${ip2}`, 20_000, () => leaseHolder(ip2));
+  const holder = await eventually(`a holder for ${ip2}`, 20_000, () => announcerOf(ip2));
   await rewriteInstalled(holder, ip2);
   for (let i = 0; i < 6; i++) t.ok(await eventually('a response', 10_000, () => fetchFromClient(`http://${ip2}/`)), `Cluster request ${i + 1} answered`);
   t.ok((await nftCounter(holder, ip2)) > 0, 'Cluster traffic also through the rewrite');
@@ -63,7 +63,7 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
 
 t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t) => {
   const ips = [await ingressIp(NS, 'np-local'), await ingressIp(NS, 'np-cluster')];
-  const holdersBefore = await Promise.all(ips.map((ip) => leaseHolder(ip)));
+  const holdersBefore = await Promise.all(ips.map((ip) => announcerOf(ip)));
   t.teardown(() => controlPlane('start-apiserver').catch(() => undefined));
   await controlPlane('stop-apiserver');
   const until = Date.now() + 30_000;
@@ -88,7 +88,7 @@ t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t
   t.ok(ok > 50, `${ok} requests answered`);
   await controlPlane('start-apiserver');
   for (const [i, ip] of ips.entries()) {
-    const h = await eventually(`the Lease of ${ip} to be readable again`, 30_000, () => leaseHolder(ip));
+    const h = await eventually(`the Lease of ${ip} to be readable again`, 30_000, () => announcerOf(ip));
     t.equal(h, holdersBefore[i], `${ip} is still announced by ${h}`);
   }
   t.ok(await fetchFromClient(`http://${ips[0]}/`, 2), 'still serving after the API server returned');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, leaseHolder, macOf, metricOf, serviceYaml,
+  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
@@ -18,10 +18,10 @@ async function neighbourMac(ip: string): Promise<string | undefined> {
   return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
 }
 
-/** Waits until exactly one MAC answers ARP for `ip` and it is the Lease holder's. */
+/** Waits until exactly one MAC answers ARP for `ip` and it is that of the node whose speaker Lease names the IP. */
 async function settledHolder(ip: string): Promise<string> {
   return eventually(`one node to answer ARP for ${ip}`, 15_000, async () => {
-    const holder = await leaseHolder(ip);
+    const holder = await announcerOf(ip);
     if (!holder) return undefined;
     const macs = await arpingMacs(ip, 2);
     return macs.length === 1 && macs[0] === (await macOf(holder)) ? holder : undefined;
@@ -79,7 +79,7 @@ t.test('each VIP answers ARP from exactly one MAC and reaches a backend; VIPs sp
   t.ok(holders.size >= 2, `announced from ${holders.size} nodes: ${[...holders].join(', ')}`);
 });
 
-t.test('two Services sharing one IP are announced from one node under one Lease', async (t) => {
+t.test('two Services sharing one IP are announced from one node', async (t) => {
   const share = { 'barelb.io/allow-shared-ip': 'shared', 'barelb.io/loadBalancerIPs': '198.51.100.240' };
   await apply(serviceYaml({ name: 'share-80', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, annotations: share }));
   await apply(serviceYaml({ name: 'share-81', namespace: NS, port: 81, targetPort: 8080, endpointNodes: lab.nodes, annotations: share }));
@@ -89,11 +89,11 @@ t.test('two Services sharing one IP are announced from one node under one Lease'
   t.ok(lab.nodes.includes(holder), `held by ${holder}`);
   t.ok(await eventually('port 80', 10_000, () => fetchFromClient('http://198.51.100.240:80/')), 'port 80 answers');
   t.ok(await eventually('port 81', 10_000, () => fetchFromClient('http://198.51.100.240:81/')), 'port 81 answers');
-  const leases = await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'name']);
-  t.equal(leases.split('\n').filter((l) => l.includes('barelb-ip-198-51-100-240')).length, 1, 'one Lease for the shared IP');
+  const leases = (await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'name'])).split('\n').filter((l) => l.trim() !== '');
+  t.same(leases.filter((l) => !l.includes('barelb-speaker-')), [], 'no Lease per IP: one Lease per speaker and nothing else');
 });
 
-t.test('kill -9 of the holder: another node serves within 6 s and gratuitous ARP updates the client', async (t) => {
+t.test('kill -9 of the holder: another node serves within 2 s and gratuitous ARP updates the client', async (t) => {
   const ip = await ingressIp(NS, 'svc-a');
   const holder = await settledHolder(ip);
   const oldMac = await macOf(holder);
@@ -101,7 +101,8 @@ t.test('kill -9 of the holder: another node serves within 6 s and gratuitous ARP
   t.equal(await neighbourMac(ip), oldMac, 'the client has the holder in its neighbour table');
   const ms = await timeUntilServedElsewhere(ip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGKILL'));
   t.comment(`failover after kill -9: ${ms} ms`);
-  t.ok(ms <= 6000, `traffic resumed from another node in ${ms} ms (bound 6000)`);
+  // Detection is the failure timeout (400 ms); the rest is the client's polling and curl (bench: the precise figure).
+  t.ok(ms <= 2000, `traffic resumed from another node in ${ms} ms (bound 2000)`);
   const next = await settledHolder(ip);
   t.not(next, holder, `now held by ${next}`);
   t.equal(await neighbourMac(ip), await macOf(next), 'the client learned the new MAC from gratuitous ARP');

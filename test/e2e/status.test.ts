@@ -7,7 +7,7 @@ import t from 'tap';
 import type { StatusJson } from '../../src/status/status-json.js';
 import { serviceAccountKubeconfig } from '../../testkit/support.js';
 import {
-  apply, CLI, eventually, ingressIp, kubectl, lab, leaseHolder, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
+  apply, CLI, eventually, ingressIp, kubectl, lab, announcerOf, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // `barelb status` against the lab with the real controller and three speakers:
@@ -95,7 +95,7 @@ t.before(async () => {
   await apply(serviceYaml({ name: 'web', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes }));
   await apply(serviceYaml({ name: 'outside', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, annotations: { 'barelb.io/loadBalancerIPs': OUTSIDE } }));
   ip = await ingressIp(NS, 'web');
-  holder = await eventually(`a node to hold ${ip}`, 20_000, () => leaseHolder(ip));
+  holder = await eventually(`a node to hold ${ip}`, 20_000, () => announcerOf(ip));
   // The controller writes its Events after the status; wait until status has read both.
   await eventually('status to show the pending reason and the announcer', 20_000, async () => {
     const s = await statusJson();

@@ -20,7 +20,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--lease-duration', '--renew-interval', '--stagger', '--metrics-addr', '--log-level', '--log-format', '--config-format', '--lease-writes-in-flight']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
@@ -29,10 +29,10 @@ t.test('help lists every flag', async (t) => {
 t.test('flag errors exit 2 with a clear message', async (t) => {
   const rows: [string[], RegExp][] = [
     [['--forward', 'iptables'], /--forward "iptables": expected kube-proxy or nodeport/],
-    [['--renew-interval', '5s', '--lease-duration', '4s'], /--renew-interval "5s": expected less than --lease-duration/],
-    [['--lease-duration', '500ms', '--renew-interval', '100ms'], /at least 1s/],
-    [['--stagger', 'soon'], /--stagger "soon": expected a duration/],
-    [['--lease-writes-in-flight', '0'], /--lease-writes-in-flight "0": expected a whole number of at least 1/],
+    [['--heartbeat-interval', '100ms', '--failure-timeout', '250ms'], /--failure-timeout "250ms": expected at least 3 times --heartbeat-interval \(100ms\)/],
+    [['--heartbeat-interval', '5ms'], /--heartbeat-interval "5ms": expected at least 10ms/],
+    [['--heartbeat-interval', 'often'], /--heartbeat-interval "often": expected a duration/],
+    [['--lease-renew-interval', '500ms'], /--lease-renew-interval "500ms": expected at least 1s/],
     [['--config-format', 'calico'], /--config-format "calico"/],
   ];
   for (const [args, message] of rows) {

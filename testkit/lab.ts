@@ -5,6 +5,7 @@
  * PID in teardown, also on failure.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { once } from 'node:events';
@@ -145,6 +146,14 @@ export async function macOf(node: string): Promise<string> {
   return out.trim();
 }
 
+/** The node that answers ARP for `ip` as the client sees it, when exactly one MAC answers: the LAN's truth. */
+export async function arpHolder(ip: string): Promise<string | undefined> {
+  const macs = await arpingMacs(ip, 2);
+  if (macs.length !== 1) return undefined;
+  for (const n of lab.nodes) if ((await macOf(n)) === macs[0]) return n;
+  return undefined;
+}
+
 /** One HTTP GET from the client; the backend's JSON answer, or undefined on failure. */
 export async function fetchFromClient(url: string, timeoutS = 1): Promise<{ name: string; node: string; client: string } | undefined> {
   try {
@@ -250,6 +259,8 @@ export function speakerKubeconfig(): Promise<string> {
   speakerConfig ??= (async () => {
     await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
     await kubectl(['apply', '-n', 'barelb-system', '-f', path.join(ROOT, 'manifests/speaker-rbac.yaml')]);
+    // The heartbeat key, as an operator may create it (README); where the controller runs first, it has.
+    await kubectl(['create', 'secret', 'generic', 'barelb-heartbeat-key', '-n', 'barelb-system', `--from-literal=key=${randomBytes(24).toString('base64')}`]).catch(() => undefined);
     return serviceAccountKubeconfig(kubectl, mkdtempSync(path.join(os.tmpdir(), 'barelb-e2e-')), 'barelb-system', 'barelb-speaker');
   })();
   return speakerConfig;

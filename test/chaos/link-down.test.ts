@@ -1,12 +1,13 @@
 import t from 'tap';
-import { apply, eventually, inNs, lab, announcerOf, macOf, serviceYaml, startController } from '../../testkit/lab.js';
+import { apply, arpHolder, eventually, inNs, lab, macOf, serviceYaml, startController } from '../../testkit/lab.js';
 import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js';
 import { FAILOVER_BOUND_MS, arpSamples, createServices, holders, setupChaosLab, settledHolder, sleep, urlsOf } from './chaos-lab.js';
 
 // A node's lab interface (eth0, its only link: to the LAN and to the API
 // server) taken down under continuous traffic. Its VIPs move to the other
-// nodes once their Leases expire; when the link comes back, it does not take
-// them back and never answers beside the new holder.
+// nodes once its heartbeats have been missing for the failure timeout; when
+// the link comes back, it does not take them back and never answers beside
+// the new holder.
 const NS = 'chaos-link';
 const names = ['link-a', 'link-b', 'link-c', 'link-d', 'link-e'];
 
@@ -37,12 +38,12 @@ t.test('a node loses its link', async (t) => {
   await eventually(`the VIPs of ${victim} to move`, 30_000, async () => {
     for (const ip of moving) {
       if (moveMs.has(ip)) continue;
-      const h = await announcerOf(ip);
+      const h = await arpHolder(ip);
       if (h && h !== victim) moveMs.set(ip, Date.now() - downAt);
     }
     return moveMs.size === moving.length ? true : undefined;
   }, 50);
-  for (const ip of moving) t.comment(`${ip}: Lease taken over ${moveMs.get(ip)} ms after the link went down`);
+  for (const ip of moving) t.comment(`${ip}: answered by another node ${moveMs.get(ip)} ms after the link went down (ARP polled)`);
   for (const ip of moving) t.not(await settledHolder(ip), victim, `${ip} answered by one other node`);
   await sleep(2_000);
   const w = await traffic.reset();
@@ -57,7 +58,7 @@ t.test('a node loses its link', async (t) => {
 
   await inNs(lab.nodeNs(victim), 'ip', ['link', 'set', 'eth0', 'up']);
   const upAt = Date.now();
-  // Give the node time to reconnect to the API server and see the new holders, then sample ARP for a while.
+  // Give the node time to hear its peers again (and reach the API server), then sample ARP for a while.
   await sleep(5_000);
   const samples = await arpSamples(ips, 4);
   t.same(samples.bad, [], `one MAC answers for each VIP after the link came back (${Math.round((Date.now() - upAt) / 1000)} s of samples)`);

@@ -17,7 +17,7 @@ export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 import { eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
-import { readSpeakerLease } from '../src/election/speaker-lease.js';
+import { isLive, readSpeakerLease } from '../src/election/speaker-lease.js';
 
 const run = promisify(execFile);
 /** The repository root, from the source file or its compiled copy under dist/. */
@@ -225,16 +225,17 @@ export async function ingressIp(namespace: string, name: string): Promise<string
 }
 
 /**
- * The node whose speaker Lease says it announces `ip` (`barelb.io/announces`), when exactly one does.
+ * The node whose live speaker Lease says it announces `ip` (`barelb.io/announces`), when exactly one does.
  * Speakers publish within about a second of a change; for the moment of a failover, ask the LAN (arpingMacs).
  */
 export async function announcerOf(ip: string): Promise<string | undefined> {
   try {
     const out = await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'json']);
     const items = (JSON.parse(out) as { items: Parameters<typeof readSpeakerLease>[0][] }).items;
+    const now = Date.now();
     const nodes = items.flatMap((l) => {
       const v = readSpeakerLease(l);
-      return v && v.announces.includes(ip) ? [v.node] : [];
+      return v && isLive(v, now) && v.announces.includes(ip) ? [v.node] : [];
     });
     return nodes.length === 1 ? nodes[0] : undefined;
   } catch {

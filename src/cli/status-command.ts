@@ -16,14 +16,16 @@ export const STATUS_HELP = `Usage: barelb status [flags]
        kubectl barelb status [flags]   (with bin/kubectl-barelb on PATH)
 
 Shows what barelb is doing, read once from the cluster: per pool its size,
-used and free addresses; per LoadBalancer Service its IP, pool, the node that
-announces it and since when; and problems: pending Services with the reason
-the controller gave, an invalid or missing config, IPs no node announces,
-IPs outside every pool, IPs shown by Services that may not share them, and
-Leases held for IPs no Service shows.
+used and free addresses; per LoadBalancer Service its IP, pool and the node
+announcing it (the node whose live speaker Lease, barelb-speaker-<node>, lists
+the IP in barelb.io/announces); and problems: pending Services with the reason
+the controller gave, an invalid or missing config, IPs outside every pool, IPs
+shown by Services that may not share them, IPs no live speaker announces (with
+what is known of why), IPs two nodes announce, nodes announcing that no other
+speaker hears on the LAN, and IPs announced that no Service shows.
 
 Flags:
-${clusterFlagsHelp('the Leases', 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
+${clusterFlagsHelp('the speaker Leases', 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
                          kube-vip; give what the controller runs with`)}
   -o, --output FORMAT    table (default) or json
   --fail-on-problems     exit 1 when there is any problem (for scripts and probes)
@@ -34,7 +36,8 @@ namespaces, and on configmaps and leases in --namespace.
 
 Exit status: 0 the report was printed (problems or not, unless --fail-on-problems);
 1 problems found with --fail-on-problems; 2 bad flags or the cluster could not be read.
-A Lease counts as live when renewed within its duration by this machine's clock.`;
+A speaker Lease counts as live when renewed within its duration (3 × the speaker's
+--lease-renew-interval, 30s by default) by this machine's clock.`;
 
 /** A list call failed: names what could not be read and, when refused, what status needs. */
 export class StatusReadError extends BarelbError {

@@ -16,10 +16,8 @@ export interface StatusJson {
     readonly addresses: readonly {
       readonly ip: string;
       readonly pool: string | null;
+      /** The node whose live speaker Lease lists it; several comma-separated (a multiple-announcers problem); null when none. */
       readonly announcedBy: string | null;
-      /** acquireTime of the holder's Lease. */
-      readonly since: string | null;
-      readonly sinceSeconds: number | null;
     }[];
   }[];
   readonly problems: readonly { readonly kind: ProblemKind; readonly object: string; readonly ip: string | null; readonly reason: string | null; readonly message: string }[];
@@ -34,16 +32,7 @@ export function statusJson(r: StatusReport): StatusJson {
       namespace: s.namespace,
       name: s.name,
       pending: s.addresses.length === 0,
-      addresses: s.addresses.map((a) => {
-        const since = a.announcer?.sinceMs;
-        return {
-          ip: a.ip,
-          pool: a.pool ?? null,
-          announcedBy: a.announcer?.node ?? null,
-          since: since === undefined ? null : new Date(since).toISOString(),
-          sinceSeconds: since === undefined ? null : Math.max(0, Math.floor((r.nowMs - since) / 1000)),
-        };
-      }),
+      addresses: s.addresses.map((a) => ({ ip: a.ip, pool: a.pool ?? null, announcedBy: a.announcedBy.length > 0 ? a.announcedBy.join(',') : null })),
     })),
     problems: r.problems.map((p) => ({ kind: p.kind, object: p.object, ip: p.ip ?? null, reason: p.reason ?? null, message: p.message })),
   };

@@ -5,9 +5,9 @@ import { REASON } from '../controller/reconcile.js';
 import { handles, readRequest, shownAddresses } from '../controller/service-request.js';
 import { AddressPool } from '../ipam/address-pool.js';
 import type { ServiceView } from '../k8s/service-view.js';
-import { canonicalIp } from '../net/ip.js';
-import { leaseNameFor } from '../speaker/eligibility.js';
+import { isLive, readSpeakerLease, SPEAKER_LEASE_ANNOTATION, SPEAKER_LEASE_PREFIX, type SpeakerLeaseView } from '../election/speaker-lease.js';
 import type { EventView, LeaseView, StatusSnapshot } from './status-snapshot.js';
+import { formatAge } from './status-table.js';
 
 /** What the report is about: where barelb keeps its ConfigMap and Leases, and which Services it handles. */
 export interface StatusScope {
@@ -21,7 +21,17 @@ export interface StatusScope {
 export const DEFAULT_SCOPE: StatusScope = { namespace: 'barelb-system', configMap: 'barelb-config', configFormat: 'barelb', lbClass: DEFAULT_LB_CLASS };
 
 /** In the order the report lists them: the config first, since every other answer depends on it. */
-export const PROBLEM_KINDS = ['missing-config', 'invalid-config', 'pending', 'ip-conflict', 'outside-pools', 'not-announced', 'orphaned-lease'] as const;
+export const PROBLEM_KINDS = [
+  'missing-config',
+  'invalid-config',
+  'pending',
+  'ip-conflict',
+  'outside-pools',
+  'not-announced',
+  'multiple-announcers',
+  'not-heard',
+  'orphaned-announcement',
+] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface StatusProblem {
@@ -44,18 +54,15 @@ export interface PoolStatus {
   readonly free: bigint;
 }
 
-export interface Announcer {
-  readonly node: string;
-  /** When this node took the Lease (acquireTime); undefined if the Lease does not say. */
-  readonly sinceMs: number | undefined;
-}
-
 export interface AddressStatus {
   readonly ip: string;
   /** The configured pool holding it; with an invalid or missing config, the pool the controller annotated. */
   readonly pool: string | undefined;
-  /** The holder of a live Lease; undefined when no node announces it. */
-  readonly announcer: Announcer | undefined;
+  /**
+   * The nodes whose live speaker Lease lists it in barelb.io/announces, sorted: empty when none does,
+   * more than one a problem (multiple-announcers). When a node began to announce it is not published.
+   */
+  readonly announcedBy: readonly string[];
 }
 
 export interface ServiceStatus {
@@ -79,8 +86,15 @@ export interface StatusReport {
 // The Warning Events that say why a Service has no address.
 const PENDING_REASONS: readonly string[] = [REASON.failed, REASON.invalid, REASON.conflict];
 const CONFIG_REASONS: readonly string[] = ['InvalidConfig', 'ConfigLoaded'];
-// leaseNameFor is the one place that names per-IP Leases; its empty-IP form is their prefix.
-const LEASE_PREFIX = leaseNameFor('');
+// The Warning a speaker records on a Service when its address guard refuses the Service's address.
+const REFUSED_REASON = 'AddressRefused';
+
+/** A speaker's Lease, read back: `namespace/name`, what it says, and whether it is live now. */
+interface SpeakerLease {
+  readonly object: string;
+  readonly view: SpeakerLeaseView;
+  readonly live: boolean;
+}
 
 /** Builds the report from one snapshot of the cluster. Pure. */
 export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEFAULT_SCOPE): StatusReport {
@@ -108,9 +122,15 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
   }
 
   const pools = loaded.ok ? loaded.config.pools.map((p) => new AddressPool(p)) : [];
-  const leases = new Map(snap.leases.filter((l) => l.name.startsWith(LEASE_PREFIX)).map((l) => [l.name, l]));
+  const speakers = speakerLeases(snap.leases, scope.namespace, now);
+  const live = speakers.filter((s) => s.live);
+  const announcersOf = new Map<string, SpeakerLease[]>();
+  for (const s of live) {
+    for (const ip of new Set(s.view.announces)) announcersOf.set(ip, [...(announcersOf.get(ip) ?? []), s]);
+  }
   const handled = snap.services.filter((v) => handles(v, scope.lbClass)).sort((a, b) => compare(a.key, b.key));
   const usersOf = new Map<string, ServiceView[]>();
+  const outsidePools = new Set<string>();
 
   const services = handled.map((view): ServiceStatus => {
     const shown = new Map(shownAddresses(view).map((a) => [a.toString(), a]));
@@ -122,13 +142,14 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
       const pool = pools.find((p) => p.contains(address));
       pool?.take(address);
       if (config === 'valid' && !pool) {
+        outsidePools.add(ip);
         const from = view.annotations[ANNOTATION.allocatedFromPool];
         problems.push(problem('outside-pools', view.key, `${ip} is in no configured pool${from ? ` (it came from pool "${from}")` : ''}; the Service keeps it until it is deleted`, ip));
       }
       return {
         ip,
         pool: pool?.name ?? (config === 'valid' ? undefined : view.annotations[ANNOTATION.allocatedFromPool]),
-        announcer: announcerOf(leases.get(leaseNameFor(ip)), now),
+        announcedBy: (announcersOf.get(ip) ?? []).map((s) => s.view.node),
       };
     });
     return { namespace: view.namespace, name: view.name, addresses };
@@ -136,20 +157,53 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
 
   for (const [ip, users] of usersOf) {
     const keys = users.map((u) => u.key).join(', ');
-    const lease = leases.get(leaseNameFor(ip));
-    if (!announcerOf(lease, now)) problems.push(problem('not-announced', keys, whyNotAnnounced(ip, lease, now), ip));
+    if (!announcersOf.has(ip)) {
+      const why = whyNotAnnounced(ip, { users, speakers, outsidePools: outsidePools.has(ip), events: snap.events, nowMs: now, namespace: scope.namespace });
+      problems.push({ kind: 'not-announced', object: keys, ip, reason: why.reason, message: why.message });
+    }
     if (users.length > 1) {
       const conflict = sharingConflict(users);
       if (conflict) problems.push(problem('ip-conflict', keys, `${ip} is shown by ${keys}, ${conflict}`, ip));
     }
   }
 
-  const shownLeases = new Set([...usersOf.keys()].map(leaseNameFor));
-  for (const lease of leases.values()) {
-    const live = announcerOf(lease, now);
-    if (!live || shownLeases.has(lease.name)) continue;
-    const ip = ipOfLeaseName(lease.name);
-    problems.push(problem('orphaned-lease', `${scope.namespace}/${lease.name}`, `node ${live.node} holds the Lease for ${ip ?? 'an address'}, which no Service shows`, ip));
+  for (const [ip, by] of announcersOf) {
+    if (by.length < 2) continue;
+    const object = usersOf.get(ip)?.map((u) => u.key).join(', ') ?? by.map((s) => s.object).join(', ');
+    const nodes = by.map((s) => `${s.view.node} (renewed ${ago(s.view, now)})`).join(', ');
+    problems.push(
+      problem(
+        'multiple-announcers',
+        object,
+        `the live speaker Leases of ${nodes} all list ${ip}: each of these nodes answers ARP for it, so clients may reach any ` +
+          '(a speaker that stopped without deleting its Lease stays listed until the Lease expires)',
+        ip,
+      ),
+    );
+  }
+
+  // Only meaningful with peers to hear it: a lone speaker is heard by no one.
+  if (live.length >= 2) {
+    for (const s of live) {
+      if (s.view.announces.length === 0) continue;
+      const others = live.filter((o) => o.view.node !== s.view.node);
+      if (others.some((o) => o.view.hears.includes(s.view.node))) continue;
+      problems.push(
+        problem(
+          'not-heard',
+          s.object,
+          `node ${s.view.node} announces ${[...new Set(s.view.announces)].join(', ')}, but no other live speaker (${others.map((o) => o.view.node).join(', ')}) lists it in ${SPEAKER_LEASE_ANNOTATION.hears}: ` +
+            `it may be cut off from the LAN, and then its peers may answer for those addresses too; or its speaker stopped without deleting its Lease (renewed ${ago(s.view, now)})`,
+        ),
+      );
+    }
+  }
+
+  for (const s of live) {
+    for (const ip of new Set(s.view.announces)) {
+      if (usersOf.has(ip)) continue;
+      problems.push(problem('orphaned-announcement', s.object, `node ${s.view.node} announces ${ip} (its speaker Lease lists it), which no Service barelb handles shows`, ip));
+    }
   }
 
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || compare(a.object, b.object) || compare(a.ip ?? '', b.ip ?? ''));
@@ -163,34 +217,73 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
   };
 }
 
-/** The IP a per-IP Lease is for: the inverse of leaseNameFor, undefined for other names. */
-export function ipOfLeaseName(name: string): string | undefined {
-  if (!name.startsWith(LEASE_PREFIX)) return undefined;
-  const rest = name.slice(LEASE_PREFIX.length);
-  // leaseNameFor turns "." (IPv4) and ":" (IPv6) into "-": four decimal groups can only be IPv4.
-  return /^\d{1,3}(-\d{1,3}){3}$/.test(rest) ? canonicalIp(rest.replace(/-/g, '.')) : canonicalIp(rest.replace(/-/g, ':'));
-}
-
 /**
- * The Lease's holder while it is valid: renewed within its duration. Judged
- * by this machine's clock against the holder's renewTime, unlike the speakers
- * (which never compare clocks): an operator's clock off by more than the lease
- * duration misjudges it.
+ * The speakers' Leases among `leases`, by node, each marked live when renewed within its duration.
+ * Judged by this machine's clock against the speaker's renewTime, unlike the speakers (which never
+ * compare clocks): an operator's clock off by more than the Lease duration misjudges it.
  */
-export function announcerOf(lease: LeaseView | undefined, nowMs: number): Announcer | undefined {
-  if (!lease?.holder) return undefined;
-  const renewed = lease.renewMs ?? lease.acquireMs;
-  if (renewed === undefined || nowMs > renewed + lease.durationSeconds * 1000) return undefined;
-  return { node: lease.holder, sinceMs: lease.acquireMs };
+function speakerLeases(leases: readonly LeaseView[], namespace: string, nowMs: number): SpeakerLease[] {
+  return leases
+    .flatMap((l): SpeakerLease[] => {
+      const view = readSpeakerLease({
+        metadata: { name: l.name, annotations: { ...l.annotations } },
+        spec: { holderIdentity: l.holder, renewTime: l.renewMs === undefined ? undefined : new Date(l.renewMs), leaseDurationSeconds: l.durationSeconds },
+      });
+      return view ? [{ object: `${namespace}/${l.name}`, view, live: isLive(view, nowMs) }] : [];
+    })
+    .sort((a, b) => compare(a.view.node, b.view.node) || compare(a.object, b.object));
 }
 
-function whyNotAnnounced(ip: string, lease: LeaseView | undefined, nowMs: number): string {
-  if (ip.includes(':')) return 'IPv6 addresses are not announced yet (NDP is not implemented)';
-  if (!lease) return `no node has taken its Lease ${leaseNameFor(ip)}: are the speakers running, and is any node eligible?`;
-  if (!lease.holder) return `its Lease ${lease.name} was released and no node has taken it since: is any node eligible?`;
-  const renewed = lease.renewMs ?? lease.acquireMs;
-  const ago = renewed === undefined ? 'at an unknown time' : `${Math.round((nowMs - renewed) / 1000)}s ago`;
-  return `its Lease ${lease.name} held by ${lease.holder} expired (last renewed ${ago}, valid ${lease.durationSeconds}s): is that speaker running?`;
+interface NotAnnouncedFacts {
+  readonly users: readonly ServiceView[];
+  readonly speakers: readonly SpeakerLease[];
+  /** The config is valid and no pool of it holds the address. */
+  readonly outsidePools: boolean;
+  readonly events: readonly EventView[];
+  readonly nowMs: number;
+  readonly namespace: string;
+}
+
+/** Why no live speaker Lease lists `ip`, as far as the snapshot tells. */
+function whyNotAnnounced(ip: string, f: NotAnnouncedFacts): { reason: string | undefined; message: string } {
+  if (ip.includes(':')) return { reason: undefined, message: 'IPv6 addresses are not announced yet (NDP is not implemented)' };
+  const expired = f.speakers
+    .filter((s) => !s.live && s.view.announces.includes(ip))
+    .map((s) => `; the expired Lease of ${s.view.node} (renewed ${ago(s.view, f.nowMs)}, valid ${s.view.durationSeconds}s) still lists it: is that speaker running?`)
+    .join('');
+  const live = f.speakers.filter((s) => s.live).map((s) => s.view.node);
+  const none = 'no live speaker Lease lists it';
+  if (live.length === 0) {
+    return { reason: undefined, message: `${none}: there is no live speaker Lease (${SPEAKER_LEASE_PREFIX}<node>) in ${f.namespace}; are the speakers running?${expired}` };
+  }
+  if (f.outsidePools) return { reason: undefined, message: `${none}: the speakers refuse to announce addresses outside the configured pools${expired}` };
+  const refused = latest(
+    f.events,
+    (e) => e.kind === 'Service' && e.reason === REFUSED_REASON && mentions(e.message, ip) && f.users.some((u) => e.namespace === u.namespace && e.name === u.name && sameUid(e.uid, u.uid)),
+  );
+  if (refused) {
+    return { reason: refused.reason, message: `${none}; the latest refusal (${formatAge(f.nowMs - refused.lastMs)} ago): ${refused.message}${expired}` };
+  }
+  return {
+    reason: undefined,
+    message:
+      `${none} (live: ${live.join(', ')}): is any of these nodes eligible (announce.nodeSelector, the label node.kubernetes.io/exclude-from-external-load-balancers, ` +
+      `a ready endpoint with externalTrafficPolicy: Local) and on a subnet holding it?${expired}`,
+  };
+}
+
+/** `ip` appears in `text` as a whole address, not as the start of a longer one. */
+function mentions(text: string, ip: string): boolean {
+  let at = text.indexOf(ip);
+  while (at >= 0) {
+    if (!/[\d.]/.test(text[at - 1] ?? '') && !/^\.?\d/.test(text.slice(at + ip.length, at + ip.length + 2))) return true;
+    at = text.indexOf(ip, at + 1);
+  }
+  return false;
+}
+
+function ago(view: SpeakerLeaseView, nowMs: number): string {
+  return view.renewMs === undefined ? 'never' : `${formatAge(nowMs - view.renewMs)} ago`;
 }
 
 /** Why these Services may not share an address, or undefined when they may (the allocator's rule). */

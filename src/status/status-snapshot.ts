@@ -1,12 +1,16 @@
 import type { CoreV1Event, V1ConfigMap, V1Lease } from '@kubernetes/client-node';
 import type { ServiceView } from '../k8s/service-view.js';
 
-/** A per-IP Lease, as far as `barelb status` reads it. Times are epoch milliseconds. */
+/**
+ * A Lease in barelb's namespace, as far as `barelb status` reads it: what readSpeakerLease needs to
+ * read a speaker's Lease (`barelb-speaker-<node>`). Times are epoch milliseconds.
+ */
 export interface LeaseView {
   readonly name: string;
+  readonly annotations: Readonly<Record<string, string>>;
   readonly holder: string | undefined;
-  readonly acquireMs: number | undefined;
   readonly renewMs: number | undefined;
+  /** 0 when the Lease does not say: then it is never live. */
   readonly durationSeconds: number;
 }
 
@@ -28,7 +32,7 @@ export interface StatusSnapshot {
   /** The barelb ConfigMap; undefined when it does not exist. */
   readonly configMap: V1ConfigMap | undefined;
   readonly services: readonly ServiceView[];
-  /** Leases in barelb's namespace (any name; the per-IP ones are picked out by name). */
+  /** Leases in barelb's namespace (any name; the speakers' ones are picked out by name). */
   readonly leases: readonly LeaseView[];
   /** Events on Services and on the ConfigMap. */
   readonly events: readonly EventView[];
@@ -39,10 +43,10 @@ export function toLeaseView(lease: V1Lease): LeaseView {
   const spec = lease.spec ?? {};
   return {
     name: lease.metadata?.name ?? '',
+    annotations: lease.metadata?.annotations ?? {},
     holder: spec.holderIdentity || undefined,
-    acquireMs: epochMs(spec.acquireTime),
     renewMs: epochMs(spec.renewTime),
-    durationSeconds: spec.leaseDurationSeconds ?? 15,
+    durationSeconds: spec.leaseDurationSeconds ?? 0,
   };
 }
 

@@ -27,14 +27,11 @@ export function renderStatusTable(r: StatusReport): string {
   const services =
     r.services.length > 0
       ? renderTable([
-          ['SERVICE', 'IP', 'POOL', 'ANNOUNCED BY', 'SINCE'],
+          ['SERVICE', 'IP', 'POOL', 'ANNOUNCED BY'],
           ...r.services.flatMap((s) => {
             const key = `${s.namespace}/${s.name}`;
-            if (s.addresses.length === 0) return [[key, '<pending>', '-', '-', '-']];
-            return s.addresses.map((a) => {
-              const since = a.announcer?.sinceMs;
-              return [key, a.ip, a.pool ?? '-', a.announcer?.node ?? '-', since === undefined ? '-' : formatAge(r.nowMs - since)];
-            });
+            if (s.addresses.length === 0) return [[key, '<pending>', '-', '-']];
+            return s.addresses.map((a) => [key, a.ip, a.pool ?? '-', a.announcedBy.length > 0 ? a.announcedBy.join(',') : '-']);
           }),
         ])
       : 'No LoadBalancer Services.';

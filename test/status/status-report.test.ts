@@ -1,11 +1,9 @@
 import t from 'tap';
-import fc from 'fast-check';
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import { speakerLeaseAnnotations } from '../../src/election/speaker-lease.js';
 import type { ServiceView } from '../../src/k8s/service-view.js';
-import { IpAddress } from '../../src/net/ip.js';
-import { leaseNameFor } from '../../src/speaker/eligibility.js';
 import { statusJson } from '../../src/status/status-json.js';
-import { announcerOf, buildStatusReport, DEFAULT_SCOPE, ipOfLeaseName, type StatusReport } from '../../src/status/status-report.js';
+import { buildStatusReport, DEFAULT_SCOPE, type StatusReport } from '../../src/status/status-report.js';
 import type { EventView, LeaseView, StatusSnapshot } from '../../src/status/status-snapshot.js';
 import { view } from '../fixtures.js';
 
@@ -16,8 +14,16 @@ function configMap(yaml: string, uid = 'cm-uid'): V1ConfigMap {
   return { metadata: { name: 'barelb-config', namespace: 'barelb-system', uid }, data: { 'config.yaml': yaml } };
 }
 
-function lease(ip: string, holder: string | undefined, renewedAgoS: number, extra: Partial<LeaseView> = {}): LeaseView {
-  return { name: leaseNameFor(ip), holder, acquireMs: NOW - 60_000, renewMs: NOW - renewedAgoS * 1000, durationSeconds: 4, ...extra };
+/** `node`'s speaker Lease as the speaker writes it: renewed `renewedAgoS` ago, valid 30 s. */
+function speaker(node: string, announces: string[], o: { hears?: string[]; renewedAgoS?: number; extra?: Partial<LeaseView> } = {}): LeaseView {
+  return {
+    name: `barelb-speaker-${node}`,
+    annotations: speakerLeaseAnnotations(announces, o.hears ?? [], 1),
+    holder: node,
+    renewMs: NOW - (o.renewedAgoS ?? 1) * 1000,
+    durationSeconds: 30,
+    ...o.extra,
+  };
 }
 
 function event(svc: ServiceView, reason: string, message: string, agoS: number, extra: Partial<EventView> = {}): EventView {
@@ -56,7 +62,7 @@ t.test('a pending Service carries the reason of its latest relevant Warning Even
     ['IPConflict counts', [event(pending, 'IPConflict', 'status shows x', 2)], { reason: 'IPConflict', message: /status shows/ }],
   ];
   for (const [name, events, want] of rows) {
-    const r = report({ services: [served, pending], events, leases: [lease('198.51.100.200', 'node1', 1)] });
+    const r = report({ services: [served, pending], events, leases: [speaker('node1', ['198.51.100.200'])] });
     t.same(kinds(r), ['pending'], name);
     t.match(r.problems[0], { object: 'default/asks-outside', reason: want.reason, message: want.message }, name);
     t.same(r.services.find((s) => s.name === 'asks-outside')?.addresses, [], `${name}: listed with no address`);
@@ -64,14 +70,14 @@ t.test('a pending Service carries the reason of its latest relevant Warning Even
 });
 
 t.test('config problems: unparseable, missing, and a rejection the controller has not got past', async (t) => {
-  const bad = report({ configMap: configMap('pools:\n  - name: lan\n    addresses: [nope]\n'), services: [view('web', { ingressIps: ['198.51.100.200'], annotations: { 'barelb.io/allocated-from-pool': 'lan' } })], leases: [lease('198.51.100.200', 'node1', 1)] });
+  const bad = report({ configMap: configMap('pools:\n  - name: lan\n    addresses: [nope]\n'), services: [view('web', { ingressIps: ['198.51.100.200'], annotations: { 'barelb.io/allocated-from-pool': 'lan' } })], leases: [speaker('node1', ['198.51.100.200'])] });
   t.equal(bad.config, 'invalid');
   t.same(kinds(bad), ['invalid-config']);
   t.match(bad.problems[0]?.message, /pools\[0\]\.addresses\[0\].*nope|nope.*pools\[0\]/, "the parser's message, naming the field");
   t.same(bad.pools, [], 'no pools: the ones in force are not known');
   t.equal(bad.services[0]?.addresses[0]?.pool, 'lan', "the pool falls back to the controller's annotation");
 
-  const missing = report({ configMap: undefined, services: [served], leases: [lease('198.51.100.200', 'node1', 1)] });
+  const missing = report({ configMap: undefined, services: [served], leases: [speaker('node1', ['198.51.100.200'])] });
   t.equal(missing.config, 'missing');
   t.same(kinds(missing), ['missing-config'], 'no outside-pools noise when there is no config at all');
 
@@ -84,7 +90,7 @@ t.test('config problems: unparseable, missing, and a rejection the controller ha
     ['InvalidConfig about a deleted ConfigMap of the same name', [cmEvent('InvalidConfig', 10, 'old-uid')], []],
   ];
   for (const [name, events, want] of rows) {
-    const r = report({ services: [served], leases: [lease('198.51.100.200', 'node1', 1)], events });
+    const r = report({ services: [served], leases: [speaker('node1', ['198.51.100.200'])], events });
     t.same(kinds(r), want, name);
     if (want.length) t.match(r.problems[0], { reason: 'InvalidConfig', message: /InvalidConfig message.*current content parses/ }, name);
   }
@@ -92,7 +98,7 @@ t.test('config problems: unparseable, missing, and a rejection the controller ha
 
 t.test('--config-format: a MetalLB ConfigMap is read as the controller reads it', async (t) => {
   const metallb: V1ConfigMap = { metadata: { name: 'config', namespace: 'metallb-system', uid: 'm' }, data: { config: 'address-pools:\n- name: Public_IPs\n  protocol: layer2\n  addresses: [198.51.100.192/26]\n' } };
-  const snap: StatusSnapshot = { configMap: metallb, services: [served], leases: [lease('198.51.100.200', 'node1', 0)], events: [], nowMs: NOW };
+  const snap: StatusSnapshot = { configMap: metallb, services: [served], leases: [speaker('node1', ['198.51.100.200'])], events: [], nowMs: NOW };
   const scope = { ...DEFAULT_SCOPE, namespace: 'metallb-system', configMap: 'config' };
   const asMetallb = buildStatusReport(snap, { ...scope, configFormat: 'metallb' });
   t.equal(asMetallb.config, 'valid');
@@ -102,49 +108,175 @@ t.test('--config-format: a MetalLB ConfigMap is read as the controller reads it'
   t.match(asBarelb.problems, [{ kind: 'invalid-config', object: 'metallb-system/config', message: /data\.config\.yaml.*is missing/ }], 'read as barelb format, it names the missing key');
 });
 
-t.test('announcing: a live Lease names the node; expired, released or absent is not announced', async (t) => {
-  const rows: [string, LeaseView[], string | undefined, RegExp | undefined][] = [
-    ['live Lease', [lease('198.51.100.200', 'node2', 1)], 'node2', undefined],
-    ['renewed exactly at its duration', [lease('198.51.100.200', 'node2', 4)], 'node2', undefined],
-    ['expired Lease', [lease('198.51.100.200', 'node2', 10)], undefined, /held by node2 expired \(last renewed 10s ago/],
-    ['released Lease', [lease('198.51.100.200', undefined, 0, { renewMs: undefined })], undefined, /was released/],
-    ['no Lease', [], undefined, /no node has taken its Lease barelb-ip-198-51-100-200/],
-    ['a Lease for another IP', [lease('198.51.100.201', 'node2', 1)], undefined, /no node has taken/],
+t.test('announcing: the nodes whose live speaker Lease lists the IP', async (t) => {
+  const ip = '198.51.100.200';
+  const rows: [string, LeaseView[], string[], RegExp | undefined, string[]?][] = [
+    ['a live Lease lists it', [speaker('node2', [ip], { hears: ['node1'] }), speaker('node1', [], { hears: ['node2'] })], ['node2'], undefined],
+    ['renewed exactly its duration ago', [speaker('node2', [ip], { renewedAgoS: 30 })], ['node2'], undefined],
+    ['among several addresses', [speaker('node2', ['198.51.100.20', ip, '198.51.100.2'])], ['node2'], undefined, ['orphaned-announcement', 'orphaned-announcement']],
+    ['holderIdentity empty: the node is the name', [speaker('node2', [ip], { extra: { holder: undefined } })], ['node2'], undefined],
+    [
+      'expired',
+      [speaker('node2', [ip], { renewedAgoS: 31 })],
+      [],
+      /^no live speaker Lease lists it: there is no live speaker Lease \(barelb-speaker-<node>\) in barelb-system; are the speakers running\?; the expired Lease of node2 \(renewed 31s ago, valid 30s\) still lists it/,
+    ],
+    ['never renewed', [speaker('node2', [ip], { extra: { renewMs: undefined } })], [], /no live speaker Lease.*the expired Lease of node2 \(renewed never, valid 30s\)/],
+    ['no Lease at all', [], [], /^no live speaker Lease lists it: there is no live speaker Lease/],
+    [
+      'live speakers, none lists it',
+      [speaker('node3', []), speaker('node1', [])],
+      [],
+      /^no live speaker Lease lists it \(live: node1, node3\): is any of these nodes eligible \(announce\.nodeSelector, .*exclude-from-external-load-balancers, .*externalTrafficPolicy: Local\) and on a subnet holding it\?$/,
+    ],
+    [
+      'a Lease that is not a speaker\'s does not count',
+      [{ name: 'barelb-controller', annotations: { 'barelb.io/announces': ip }, holder: 'node2', renewMs: NOW, durationSeconds: 15 }],
+      [],
+      /there is no live speaker Lease/,
+    ],
+    [
+      'a malformed address in the annotation is skipped',
+      [speaker('node2', [], { extra: { annotations: { 'barelb.io/announces': `198.51.100.200x ${ip}/32` } } })],
+      [],
+      /\(live: node2\)/,
+    ],
+    ['two live Leases list it', [speaker('node2', [ip], { hears: ['node1'] }), speaker('node1', [ip], { hears: ['node2'], renewedAgoS: 25 })], ['node1', 'node2'], undefined],
   ];
-  for (const [name, leases, node, why] of rows) {
+  for (const [name, leases, nodes, why, also = []] of rows) {
     const r = report({ services: [served], leases });
-    const a = r.services[0]?.addresses[0];
-    t.equal(a?.announcer?.node, node, name);
-    if (node) t.equal(a?.announcer?.sinceMs, NOW - 60_000, `${name}: since its acquireTime`);
+    t.same(r.services[0]?.addresses[0]?.announcedBy, nodes, name);
     const p = r.problems.find((x) => x.kind === 'not-announced');
-    if (why) t.match(p, { object: 'default/web', ip: '198.51.100.200', message: why }, name);
+    if (why) t.match(p, { object: 'default/web', ip, reason: undefined, message: why }, name);
     else t.equal(p, undefined, name);
+    t.same(kinds(r), [...(why ? ['not-announced'] : nodes.length > 1 ? ['multiple-announcers'] : []), ...also], `${name}: no other problem`);
   }
+  const two = report({ services: [served], leases: [speaker('node2', [ip], { hears: ['node1'] }), speaker('node1', [ip], { hears: ['node2'], renewedAgoS: 25 })] });
+  t.match(two.problems, [
+    { kind: 'multiple-announcers', object: 'default/web', ip, message: /^the live speaker Leases of node1 \(renewed 25s ago\), node2 \(renewed 1s ago\) all list 198\.51\.100\.200: each of these nodes answers ARP/ },
+  ]);
   const v6 = report({ configMap: configMap('pools:\n  - name: v6\n    addresses: [2001:db8::/64]\n'), services: [view('v6', { ipFamilies: ['IPv6'], ingressIps: ['2001:DB8::5'] })] });
   t.match(v6.problems, [{ kind: 'not-announced', ip: '2001:db8::5', message: /IPv6.*NDP/ }], 'IPv6 says why, with the IP canonical');
 });
 
-t.test('orphaned Leases: a live holder for an IP no Service shows', async (t) => {
+t.test('not-announced says what is known: outside the pools, a refusal Event', async (t) => {
+  const ip = '198.51.100.200';
+  const live = [speaker('node1', []), speaker('node2', [], { hears: ['node1'] })];
+  const refused = (svc: ServiceView, about: string, agoS: number, extra: Partial<EventView> = {}): EventView =>
+    event(svc, 'AddressRefused', `node node1 does not announce ${about}: it is a node's own address`, agoS, extra);
+  const rows: [string, ServiceView, EventView[], LeaseView[], { reason: string | undefined; message: RegExp }][] = [
+    [
+      'outside the pools',
+      view('out', { ingressIps: ['192.0.2.1'] }),
+      [],
+      live,
+      { reason: undefined, message: /^no live speaker Lease lists it: the speakers refuse to announce addresses outside the configured pools$/ },
+    ],
+    [
+      'outside the pools, with no speaker at all: no speaker comes first',
+      view('out', { ingressIps: ['192.0.2.1'] }),
+      [],
+      [],
+      { reason: undefined, message: /are the speakers running\?$/ },
+    ],
+    [
+      'a refusal Event about it',
+      served,
+      [refused(served, ip, 200), refused(served, ip, 12)],
+      live,
+      { reason: 'AddressRefused', message: /^no live speaker Lease lists it; the latest refusal \(12s ago\): node node1 does not announce 198\.51\.100\.200: it is a node's own address$/ },
+    ],
+    ['a refusal of a longer address starting the same', served, [refused(served, '198.51.100.2001', 5)], live, { reason: undefined, message: /is any of these nodes eligible/ }],
+    ['a refusal of a longer address ending the same', served, [refused(served, '1198.51.100.200', 5)], live, { reason: undefined, message: /is any of these nodes eligible/ }],
+    ['a refusal naming it after a longer one', served, [refused(served, '198.51.100.2000 and 198.51.100.200', 5)], live, { reason: 'AddressRefused', message: /latest refusal \(5s ago\)/ }],
+    ['a refusal about an older Service of the same name', served, [refused(served, ip, 5, { uid: 'older' })], live, { reason: undefined, message: /is any of these nodes eligible/ }],
+    [
+      'an expired Lease still listing it is named too',
+      served,
+      [],
+      [...live, speaker('node3', [ip], { renewedAgoS: 200 })],
+      { reason: undefined, message: /eligible.*\?; the expired Lease of node3 \(renewed 3m20s ago, valid 30s\) still lists it: is that speaker running\?$/ },
+    ],
+  ];
+  for (const [name, svc, events, leases, want] of rows) {
+    const r = report({ services: [svc], events, leases });
+    t.match(
+      r.problems.filter((p) => p.kind === 'not-announced'),
+      [{ object: svc.key, ip: svc.ingressIps[0], ...want }],
+      name,
+    );
+  }
+});
+
+t.test('orphaned announcements: a live speaker Lease lists an IP no handled Service shows', async (t) => {
   const r = report({
     services: [served, view('plain', { type: 'ClusterIP', ingressIps: ['198.51.100.230'] })],
     leases: [
-      lease('198.51.100.200', 'node1', 1),
-      lease('198.51.100.210', 'node3', 1),
-      lease('198.51.100.230', 'node2', 1),
-      lease('198.51.100.211', 'node3', 30), // expired: a leftover, harmless
-      lease('198.51.100.212', undefined, 0), // released when its Service went away
-      { name: 'barelb-controller', holder: 'ctl-0', acquireMs: NOW, renewMs: NOW, durationSeconds: 15 }, // not a per-IP Lease
+      speaker('node1', ['198.51.100.200', '198.51.100.210'], { hears: ['node3'] }),
+      speaker('node3', ['198.51.100.230'], { hears: ['node1'] }),
+      speaker('node4', ['198.51.100.211'], { renewedAgoS: 60 }), // expired: nobody answers for it
+      { name: 'barelb-ip-198-51-100-212', annotations: {}, holder: 'node1', renewMs: NOW, durationSeconds: 4 }, // a per-IP Lease of the old election: ignored
     ],
   });
   t.same(
     r.problems.map((p) => [p.kind, p.object, p.ip]),
     [
-      ['orphaned-lease', 'barelb-system/barelb-ip-198-51-100-210', '198.51.100.210'],
-      ['orphaned-lease', 'barelb-system/barelb-ip-198-51-100-230', '198.51.100.230'],
+      ['orphaned-announcement', 'barelb-system/barelb-speaker-node1', '198.51.100.210'],
+      ['orphaned-announcement', 'barelb-system/barelb-speaker-node3', '198.51.100.230'],
     ],
     'a Service barelb does not handle does not count as showing its IP',
   );
-  t.match(r.problems[0]?.message, /node node3 holds the Lease for 198\.51\.100\.210, which no Service shows/);
+  t.match(r.problems[0]?.message, /^node node1 announces 198\.51\.100\.210 \(its speaker Lease lists it\), which no Service barelb handles shows$/);
+  const twice = report({ leases: [speaker('node1', ['198.51.100.210'], { hears: ['node2'] }), speaker('node2', ['198.51.100.210'], { hears: ['node1'] })] });
+  t.same(
+    twice.problems.map((p) => [p.kind, p.object]),
+    [
+      ['multiple-announcers', 'barelb-system/barelb-speaker-node1, barelb-system/barelb-speaker-node2'],
+      ['orphaned-announcement', 'barelb-system/barelb-speaker-node1'],
+      ['orphaned-announcement', 'barelb-system/barelb-speaker-node2'],
+    ],
+    'announced twice and shown by no Service: the object is the Leases',
+  );
+});
+
+t.test('not-heard: a node announcing while no other live speaker hears it', async (t) => {
+  const ip = '198.51.100.200';
+  const rows: [string, LeaseView[], string[]][] = [
+    ['a lone speaker is heard by no one, and that is fine', [speaker('node1', [ip])], []],
+    ['heard by its one peer', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'] })], []],
+    ['heard by one of two peers', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node3'] }), speaker('node3', [], { hears: ['node1', 'node2'] })], []],
+    ['its peer hears nobody', [speaker('node1', [ip], { hears: ['node2'] }), speaker('node2', [])], ['barelb-system/barelb-speaker-node1']],
+    ['its peers hear only each other', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node3'] }), speaker('node3', [], { hears: ['node2'] })], ['barelb-system/barelb-speaker-node1']],
+    [
+      'only an expired Lease hears it',
+      [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'], renewedAgoS: 60 }), speaker('node3', [])],
+      ['barelb-system/barelb-speaker-node1'],
+    ],
+    ['only an expired peer, so no peer at all', [speaker('node1', [ip]), speaker('node2', [], { renewedAgoS: 60 })], []],
+    ['an unheard node that announces nothing', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'] }), speaker('node3', [], { hears: ['node1'] })], []],
+    ['it hearing itself does not count', [speaker('node1', [ip], { hears: ['node1'] }), speaker('node2', [])], ['barelb-system/barelb-speaker-node1']],
+  ];
+  for (const [name, leases, unheard] of rows) {
+    const r = report({ services: [served], leases });
+    t.same(r.problems.filter((p) => p.kind === 'not-heard').map((p) => p.object), unheard, name);
+    t.same(r.services[0]?.addresses[0]?.announcedBy, ['node1'], `${name}: still counted as announcing`);
+  }
+  const r = report({ services: [served], leases: [speaker('node1', [ip, '198.51.100.201'], { renewedAgoS: 3 }), speaker('node2', []), speaker('node3', [])] });
+  t.match(r.problems.find((p) => p.kind === 'not-heard'), {
+    ip: undefined,
+    message: /^node node1 announces 198\.51\.100\.200, 198\.51\.100\.201, but no other live speaker \(node2, node3\) lists it in barelb\.io\/hears: it may be cut off from the LAN.*renewed 3s ago\)$/,
+  });
+
+  const split = report({ services: [served], leases: [speaker('node1', [ip]), speaker('node2', [ip])] });
+  t.same(
+    split.problems.map((p) => [p.kind, p.object]),
+    [
+      ['multiple-announcers', 'default/web'],
+      ['not-heard', 'barelb-system/barelb-speaker-node1'],
+      ['not-heard', 'barelb-system/barelb-speaker-node2'],
+    ],
+    'a split LAN: both halves answer, and neither hears the other',
+  );
 });
 
 t.test('shared IPs: allowed with one key and distinct ports, a conflict otherwise', async (t) => {
@@ -158,7 +290,7 @@ t.test('shared IPs: allowed with one key and distinct ports, a conflict otherwis
     ['same key, same port', [svc('a', 'k', 80), svc('b', 'k', 81), svc('c', 'k', 80)], /default\/a and default\/c both use TCP\/80/],
   ];
   for (const [name, services, conflict] of rows) {
-    const r = report({ services, leases: [lease(ip, 'node1', 1)] });
+    const r = report({ services, leases: [speaker('node1', [ip])] });
     const p = r.problems.filter((x) => x.kind === 'ip-conflict');
     if (conflict) t.match(p, [{ ip, message: conflict }], name);
     else t.same(p, [], name);
@@ -212,7 +344,7 @@ t.test('Services barelb does not handle are left out; handled ones are sorted', 
       view('aa', { namespace: 'b', ingressIps: ['198.51.100.203'] }),
       view('aa', { ingressIps: ['198.51.100.204'] }),
     ],
-    leases: ['198.51.100.201', '198.51.100.203', '198.51.100.204'].map((ip) => lease(ip, 'node1', 0)),
+    leases: [speaker('node1', ['198.51.100.201', '198.51.100.203', '198.51.100.204'])],
   });
   t.same(r.services.map((s) => `${s.namespace}/${s.name}`), ['b/aa', 'default/aa', 'default/zz']);
   t.same(r.problems, []);
@@ -224,30 +356,12 @@ t.test('Services barelb does not handle are left out; handled ones are sorted', 
   t.same(other.services.map((s) => s.name), ['other-class'], '--lb-class picks the other class');
 });
 
-t.test('problems come in a fixed order: config, pending, conflicts, outside, not announced, orphans', async (t) => {
+t.test('problems come in a fixed order: config, pending, conflicts, outside, not announced, announced twice, not heard, orphans', async (t) => {
   const r = report({
     configMap: configMap(LAN),
     services: [pending, view('out', { ingressIps: ['192.0.2.1'] }), view('x', { ingressIps: ['198.51.100.205'] }), view('y', { ingressIps: ['198.51.100.205'] })],
-    leases: [lease('192.0.2.1', 'node1', 0), lease('198.51.100.249', 'node1', 0)],
+    leases: [speaker('node1', ['198.51.100.205', '198.51.100.249']), speaker('node2', ['198.51.100.205'], { hears: ['node1'] })],
     events: [{ kind: 'ConfigMap', namespace: 'barelb-system', name: 'barelb-config', uid: 'cm-uid', type: 'Warning', reason: 'InvalidConfig', message: 'm', lastMs: NOW }],
   });
-  t.same(kinds(r), ['invalid-config', 'pending', 'ip-conflict', 'outside-pools', 'not-announced', 'orphaned-lease']);
-});
-
-t.test('announcerOf: live only within the Lease duration after the last renewal', async (t) => {
-  const base: LeaseView = { name: 'x', holder: 'n', acquireMs: 0, renewMs: 10_000, durationSeconds: 4 };
-  t.equal(announcerOf(base, 14_000)?.node, 'n');
-  t.equal(announcerOf(base, 14_001), undefined);
-  t.equal(announcerOf({ ...base, renewMs: undefined }, 3_000)?.node, 'n', 'acquireTime when never renewed');
-  t.equal(announcerOf({ ...base, renewMs: undefined, acquireMs: undefined }, 0), undefined, 'no times at all: not live');
-});
-
-t.test('ipOfLeaseName inverts leaseNameFor for every address', async (t) => {
-  const v4 = fc.integer({ min: 0, max: 2 ** 32 - 1 }).map((n) => IpAddress.fromValue('IPv4', BigInt(n)).toString());
-  const v6 = fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }).map((n) => IpAddress.fromValue('IPv6', n).toString());
-  const sparse6 = fc.array(fc.constantFrom(0, 1, 0xffff), { minLength: 8, maxLength: 8 }).map((groups) => IpAddress.parse(groups.map((g) => g.toString(16)).join(':')).toString());
-  fc.assert(fc.property(fc.oneof(v4, v6, sparse6), (ip) => ipOfLeaseName(leaseNameFor(ip)) === ip));
-  t.equal(ipOfLeaseName('barelb-controller'), undefined);
-  t.equal(ipOfLeaseName('barelb-ip-not-an-ip'), undefined);
-  t.equal(ipOfLeaseName(leaseNameFor('::')), '::');
+  t.same(kinds(r), ['invalid-config', 'pending', 'ip-conflict', 'outside-pools', 'not-announced', 'multiple-announcers', 'not-heard', 'orphaned-announcement']);
 });

@@ -4,20 +4,24 @@ import { toEventView, toLeaseView } from '../../src/status/status-snapshot.js';
 
 const T = Date.parse('2026-01-01T12:00:00.123Z');
 
-t.test('toLeaseView reads times from a list (Date) or raw JSON (string)', async (t) => {
+t.test('toLeaseView keeps what readSpeakerLease needs, times from a list (Date) or raw JSON (string)', async (t) => {
+  const announces = { 'barelb.io/announces': '198.51.100.200', 'barelb.io/hears': 'node2', 'barelb.io/incarnation': '7' };
   const rows: [string, V1Lease, ReturnType<typeof toLeaseView>][] = [
     [
       'deserialized',
-      { metadata: { name: 'barelb-ip-198-51-100-200' }, spec: { holderIdentity: 'node1', acquireTime: new V1MicroTime(T - 1000), renewTime: new V1MicroTime(T), leaseDurationSeconds: 4 } },
-      { name: 'barelb-ip-198-51-100-200', holder: 'node1', acquireMs: T - 1000, renewMs: T, durationSeconds: 4 },
+      {
+        metadata: { name: 'barelb-speaker-node1', annotations: announces },
+        spec: { holderIdentity: 'node1', acquireTime: new V1MicroTime(T - 1000), renewTime: new V1MicroTime(T), leaseDurationSeconds: 30 },
+      },
+      { name: 'barelb-speaker-node1', annotations: announces, holder: 'node1', renewMs: T, durationSeconds: 30 },
     ],
     [
       'raw JSON',
-      { metadata: { name: 'x' }, spec: { holderIdentity: 'node2', acquireTime: '2026-01-01T12:00:00.123000Z' as unknown as V1MicroTime, leaseDurationSeconds: 4 } },
-      { name: 'x', holder: 'node2', acquireMs: T, renewMs: undefined, durationSeconds: 4 },
+      { metadata: { name: 'x' }, spec: { holderIdentity: 'node2', renewTime: '2026-01-01T12:00:00.123000Z' as unknown as V1MicroTime, leaseDurationSeconds: 30 } },
+      { name: 'x', annotations: {}, holder: 'node2', renewMs: T, durationSeconds: 30 },
     ],
-    ['released, no spec times', { metadata: { name: 'y' }, spec: { holderIdentity: '' } }, { name: 'y', holder: undefined, acquireMs: undefined, renewMs: undefined, durationSeconds: 15 }],
-    ['garbage time', { metadata: { name: 'z' }, spec: { renewTime: 'yesterday' as unknown as V1MicroTime } }, { name: 'z', holder: undefined, acquireMs: undefined, renewMs: undefined, durationSeconds: 15 }],
+    ['no holder, no times, no duration: never live', { metadata: { name: 'y' }, spec: { holderIdentity: '' } }, { name: 'y', annotations: {}, holder: undefined, renewMs: undefined, durationSeconds: 0 }],
+    ['garbage time', { metadata: { name: 'z' }, spec: { renewTime: 'yesterday' as unknown as V1MicroTime } }, { name: 'z', annotations: {}, holder: undefined, renewMs: undefined, durationSeconds: 0 }],
   ];
   for (const [name, lease, want] of rows) t.same(toLeaseView(lease), want, name);
 });

@@ -38,13 +38,15 @@ const report: StatusReport = {
   config: 'valid',
   pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: 51n, used: 1n, free: 50n }],
   services: [
-    { namespace: 'shop', name: 'web', addresses: [{ ip: '198.51.100.200', pool: 'lan', announcer: { node: 'node2', sinceMs: NOW - 192_000 } }] },
+    { namespace: 'shop', name: 'web', addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: ['node2'] }] },
     { namespace: 'shop', name: 'db', addresses: [] },
-    { namespace: 'shop', name: 'quiet', addresses: [{ ip: '198.51.100.201', pool: 'lan', announcer: undefined }] },
+    { namespace: 'shop', name: 'quiet', addresses: [{ ip: '198.51.100.201', pool: 'lan', announcedBy: [] }] },
+    { namespace: 'shop', name: 'twice', addresses: [{ ip: '198.51.100.202', pool: 'lan', announcedBy: ['node1', 'node3'] }] },
   ],
   problems: [
     { kind: 'pending', object: 'shop/db', ip: undefined, reason: 'AllocationFailed', message: 'requested address 192.0.2.9 is not in any pool' },
-    { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: undefined, message: 'no node has taken its Lease' },
+    { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: undefined, message: 'no live speaker Lease lists it' },
+    { kind: 'multiple-announcers', object: 'shop/twice', ip: '198.51.100.202', reason: undefined, message: 'both list it' },
   ],
 };
 
@@ -55,14 +57,16 @@ t.test('the status table: pools, one row per Service address, problems', async (
       'POOL  SIZE  USED  FREE  ADDRESSES',
       'lan   51    1     50    198.51.100.200-198.51.100.250',
       '',
-      'SERVICE     IP              POOL  ANNOUNCED BY  SINCE',
-      'shop/web    198.51.100.200  lan   node2         3m12s',
-      'shop/db     <pending>       -     -             -',
-      'shop/quiet  198.51.100.201  lan   -             -',
+      'SERVICE     IP              POOL  ANNOUNCED BY',
+      'shop/web    198.51.100.200  lan   node2',
+      'shop/db     <pending>       -     -',
+      'shop/quiet  198.51.100.201  lan   -',
+      'shop/twice  198.51.100.202  lan   node1,node3',
       '',
-      'PROBLEM        OBJECT      DETAIL',
-      'pending        shop/db     AllocationFailed: requested address 192.0.2.9 is not in any pool',
-      'not-announced  shop/quiet  no node has taken its Lease',
+      'PROBLEM              OBJECT      DETAIL',
+      'pending              shop/db     AllocationFailed: requested address 192.0.2.9 is not in any pool',
+      'not-announced        shop/quiet  no live speaker Lease lists it',
+      'multiple-announcers  shop/twice  both list it',
     ].join('\n'),
   );
 });
@@ -72,19 +76,21 @@ t.test('empty sections say so', async (t) => {
   t.equal(out, 'No pools (ConfigMap barelb-system/barelb-config: invalid).\n\nNo LoadBalancer Services.\n\nNo problems.');
 });
 
-t.test('the JSON shape: every key present, times as ISO and seconds, sizes as strings', async (t) => {
+t.test('the JSON shape: every key present, sizes as strings, several announcers comma-separated', async (t) => {
   t.same(statusJson(report), {
     generatedAt: '2026-01-01T12:00:00.000Z',
     config: { configMap: 'barelb-system/barelb-config', state: 'valid' },
     pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: '51', used: '1', free: '50' }],
     services: [
-      { namespace: 'shop', name: 'web', pending: false, addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: 'node2', since: '2026-01-01T11:56:48.000Z', sinceSeconds: 192 }] },
+      { namespace: 'shop', name: 'web', pending: false, addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: 'node2' }] },
       { namespace: 'shop', name: 'db', pending: true, addresses: [] },
-      { namespace: 'shop', name: 'quiet', pending: false, addresses: [{ ip: '198.51.100.201', pool: 'lan', announcedBy: null, since: null, sinceSeconds: null }] },
+      { namespace: 'shop', name: 'quiet', pending: false, addresses: [{ ip: '198.51.100.201', pool: 'lan', announcedBy: null }] },
+      { namespace: 'shop', name: 'twice', pending: false, addresses: [{ ip: '198.51.100.202', pool: 'lan', announcedBy: 'node1,node3' }] },
     ],
     problems: [
       { kind: 'pending', object: 'shop/db', ip: null, reason: 'AllocationFailed', message: 'requested address 192.0.2.9 is not in any pool' },
-      { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: null, message: 'no node has taken its Lease' },
+      { kind: 'not-announced', object: 'shop/quiet', ip: '198.51.100.201', reason: null, message: 'no live speaker Lease lists it' },
+      { kind: 'multiple-announcers', object: 'shop/twice', ip: '198.51.100.202', reason: null, message: 'both list it' },
     ],
   });
 });

@@ -53,7 +53,9 @@ export function readSpeakerLease(lease: {
   const ann = lease.metadata?.annotations ?? {};
   const words = (v: string | undefined): string[] => (v ?? '').split(/\s+/).filter((w) => w !== '');
   const renew = lease.spec?.renewTime;
-  const renewMs = renew instanceof Date ? renew.getTime() : typeof renew === 'string' && !Number.isNaN(Date.parse(renew)) ? Date.parse(renew) : undefined;
+  // Deserialized objects carry a Date (an Invalid Date for a value it could not parse), raw JSON a string.
+  const ms = renew instanceof Date ? renew.getTime() : typeof renew === 'string' ? Date.parse(renew) : NaN;
+  const renewMs = Number.isNaN(ms) ? undefined : ms;
   return {
     node,
     announces: words(ann[SPEAKER_LEASE_ANNOTATION.announces]).flatMap((w) => canonicalIp(w) ?? []),

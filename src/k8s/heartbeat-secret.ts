@@ -14,12 +14,18 @@ export const HEARTBEAT_SECRET_NAME = 'barelb-heartbeat-key';
 export const HEARTBEAT_SECRET_KEYS = { current: 'key', previous: 'previous-key' } as const;
 /** How often speakers re-read the Secret. */
 export const HEARTBEAT_KEY_REFRESH_MS = 30_000;
-const API_DEADLINE_MS = 10_000;
+/** How long one API call may go unanswered before it fails with ApiDeadlineError. */
+export const HEARTBEAT_SECRET_DEADLINE_MS = 10_000;
 
 /** The keys as hex strings, signing key first; undefined while there is no Secret (or no usable key in it). */
-export async function readHeartbeatKeys(core: CoreV1Api, namespace: string, name = HEARTBEAT_SECRET_NAME): Promise<string[] | undefined> {
+export async function readHeartbeatKeys(
+  core: Pick<CoreV1Api, 'readNamespacedSecret'>,
+  namespace: string,
+  name = HEARTBEAT_SECRET_NAME,
+  deadlineMs = HEARTBEAT_SECRET_DEADLINE_MS,
+): Promise<string[] | undefined> {
   try {
-    const secret = await withDeadline(core.readNamespacedSecret({ name, namespace }), API_DEADLINE_MS, `get Secret ${namespace}/${name}`);
+    const secret = await withDeadline(core.readNamespacedSecret({ name, namespace }), deadlineMs, `get Secret ${namespace}/${name}`);
     return keysOf(secret.data ?? {});
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -40,9 +46,14 @@ export function keysOf(data: Record<string, string>): string[] | undefined {
 }
 
 /** Creates the Secret with a random 32-byte key unless it exists. True when this call created it. */
-export async function ensureHeartbeatSecret(core: CoreV1Api, namespace: string, name = HEARTBEAT_SECRET_NAME): Promise<boolean> {
+export async function ensureHeartbeatSecret(
+  core: Pick<CoreV1Api, 'readNamespacedSecret' | 'createNamespacedSecret'>,
+  namespace: string,
+  name = HEARTBEAT_SECRET_NAME,
+  deadlineMs = HEARTBEAT_SECRET_DEADLINE_MS,
+): Promise<boolean> {
   try {
-    await withDeadline(core.readNamespacedSecret({ name, namespace }), API_DEADLINE_MS, `get Secret ${namespace}/${name}`);
+    await withDeadline(core.readNamespacedSecret({ name, namespace }), deadlineMs, `get Secret ${namespace}/${name}`);
     return false;
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -57,7 +68,7 @@ export async function ensureHeartbeatSecret(core: CoreV1Api, namespace: string, 
           data: { [HEARTBEAT_SECRET_KEYS.current]: randomBytes(32).toString('base64') },
         },
       }),
-      API_DEADLINE_MS,
+      deadlineMs,
       `create Secret ${namespace}/${name}`,
     );
     return true;

@@ -27,8 +27,11 @@ export class HeartbeatSender {
   private seq = 0;
   private lastBeatMs: number | undefined;
   private rotation = 0;
-  /** The claims digest whose every chunk went out in one round; a change sends all chunks at once. */
-  private fullySent: string | undefined;
+  /**
+   * Per interface in the last round, the claims digest whose every chunk went out on it; a change of claims, or an
+   * interface that was not in the last round, gets all chunks at once.
+   */
+  private fullySent = new Map<string, string>();
   private leaving = false;
   private apiReachable = true;
   private rejoiningUntilMs = -Infinity;
@@ -65,8 +68,8 @@ export class HeartbeatSender {
     const digest = claimsDigest(claims);
     const flags: HeartbeatFlags = { leaving: this.leaving, apiReachable: this.apiReachable, rejoining: nowMs < this.rejoiningUntilMs };
     const out: OutgoingHeartbeat[] = [];
-    const all = digest !== this.fullySent;
     for (const ifname of interfaces) {
+      const all = this.fullySent.get(ifname) !== digest;
       const hears = hearing(ifname).map(nodeId);
       const chunks = claimChunks(claims, this.config.node, hears.length);
       const indexes = all ? chunks.map((_, i) => i) : [this.rotation % chunks.length];
@@ -88,7 +91,7 @@ export class HeartbeatSender {
         });
       }
     }
-    this.fullySent = digest;
+    this.fullySent = new Map(interfaces.map((ifname) => [ifname, digest]));
     this.rotation++;
     return out;
   }

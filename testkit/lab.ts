@@ -57,6 +57,10 @@ export const lab = {
   get cpDir() {
     return path.join(env('BARELB_LAB_DIR'), 'cp');
   },
+  /** The API server's address and port in the lab. */
+  get apiServer(): { host: string; port: string } {
+    return { host: env('BARELB_CP_HOST'), port: env('BARELB_CP_PORT') };
+  },
 };
 
 /** Runs a command in a lab namespace; resolves with stdout, rejects with stderr. */
@@ -243,11 +247,19 @@ export async function announcerOf(ip: string): Promise<string | undefined> {
   }
 }
 
-export async function metricOf(node: string, name: string): Promise<number> {
+/** The sum of a metric's samples on a node whose labels include `labels` (e.g. 'reason="replay"'; '' for all). */
+export async function metricOfLabel(node: string, name: string, labels: string): Promise<number> {
   const text = await inNs(lab.nodeNs(node), 'curl', ['-s', 'http://127.0.0.1:7473/metrics']);
   let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  for (const line of text.split('\n')) {
+    if (!(line.startsWith(`${name} `) || line.startsWith(`${name}{`)) || !line.includes(labels)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
   return sum;
+}
+
+export function metricOf(node: string, name: string): Promise<number> {
+  return metricOfLabel(node, name, '');
 }
 
 let speakerConfig: Promise<string> | undefined;

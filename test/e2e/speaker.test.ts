@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  apply, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, serviceYaml,
+  apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, metricOfLabel, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
@@ -18,14 +18,12 @@ async function neighbourMac(ip: string): Promise<string | undefined> {
   return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
 }
 
-/** Waits until exactly one MAC answers ARP for `ip` and it is that of the node whose speaker Lease names the IP. */
+/**
+ * Waits until exactly one MAC answers ARP for `ip`; that node. Judged on the LAN: a speaker killed with
+ * kill -9 leaves its Lease behind until it expires (the first test checks that the Leases name the holder).
+ */
 async function settledHolder(ip: string): Promise<string> {
-  return eventually(`one node to answer ARP for ${ip}`, 15_000, async () => {
-    const holder = await announcerOf(ip);
-    if (!holder) return undefined;
-    const macs = await arpingMacs(ip, 2);
-    return macs.length === 1 && macs[0] === (await macOf(holder)) ? holder : undefined;
-  });
+  return eventually(`one node to answer ARP for ${ip}`, 15_000, () => arpHolder(ip));
 }
 
 /** Milliseconds from now until a request through `ip` succeeds with the client's neighbour entry off `oldMac`. */
@@ -56,7 +54,7 @@ t.before(async () => {
 });
 
 async function speakerReady(node: string): Promise<void> {
-  await eventually(`the speaker on ${node} to be ready`, 20_000, async () =>
+  await eventually(`the speaker on ${node} to be ready`, 90_000, async () =>
     (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
   );
 }
@@ -73,6 +71,7 @@ t.test('each VIP answers ARP from exactly one MAC and reaches a backend; VIPs sp
     const ip = await ingressIp(NS, name);
     const holder = await settledHolder(ip);
     holders.add(holder);
+    t.equal(await eventually(`the speaker Leases to name the holder of ${ip}`, 10_000, () => announcerOf(ip)), holder, `${holder}'s speaker Lease lists ${ip}`);
     const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(`http://${ip}/`));
     t.match(answer.name, /^backend-node\d$/, `${name} ${ip} (held by ${holder}) answered by ${answer.name}`);
   }
@@ -90,7 +89,7 @@ t.test('two Services sharing one IP are announced from one node', async (t) => {
   t.ok(await eventually('port 80', 10_000, () => fetchFromClient('http://198.51.100.240:80/')), 'port 80 answers');
   t.ok(await eventually('port 81', 10_000, () => fetchFromClient('http://198.51.100.240:81/')), 'port 81 answers');
   const leases = (await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'name'])).split('\n').filter((l) => l.trim() !== '');
-  t.same(leases.filter((l) => !l.includes('barelb-speaker-')), [], 'no Lease per IP: one Lease per speaker and nothing else');
+  t.same(leases.filter((l) => !l.includes('barelb-speaker-') && !l.endsWith('/barelb-controller')), [], 'no Lease per IP: one per speaker, and the controller\'s');
 });
 
 t.test('kill -9 of the holder: another node serves within 2 s and gratuitous ARP updates the client', async (t) => {
@@ -171,4 +170,55 @@ t.test('malformed and foreign ARP frames change nothing and are counted', async 
   t.ok((await metricOf(holder, 'barelb_arp_frames_ignored_total')) - before.ignored >= (counts.foreign ?? 0), 'foreign requests ignored and counted');
   t.equal(await settledHolder(ip), holder, 'still the same holder, still one MAC');
   t.ok(await fetchFromClient(`http://${ip}/`, 2), 'still serving');
+});
+
+t.test('forged and replayed heartbeats from a LAN device move nothing, and are counted', async (t) => {
+  const ips = [await ingressIp(NS, 'svc-c'), await ingressIp(NS, 'svc-d'), await ingressIp(NS, 'svc-e')];
+  const before = [];
+  for (const ip of ips) before.push(await settledHolder(ip));
+  const dropped = async (reason: string): Promise<number> => {
+    let sum = 0;
+    for (const n of lab.nodes) sum += await metricOfLabel(n, 'barelb_heartbeats_dropped_total', `reason="${reason}"`);
+    return sum;
+  };
+  const was = { otherCluster: await dropped('other-cluster'), replay: await dropped('replay') };
+  const script = new URL('./forge-heartbeats.mjs', import.meta.url).pathname;
+  const out = await inNs(lab.clientNs, process.execPath, [script, '1500', ...ips], 30_000);
+  const sent = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { captured: number; forged: number; replayed: number; genuineNodes: number; ownKeyDecodesGenuine: boolean };
+  t.equal(sent.genuineNodes, 3, 'the forger heard all three speakers');
+  t.ok(sent.forged >= 80 && sent.replayed >= 2 * 30, `sent ${sent.forged} forged and ${sent.replayed} replayed frames`);
+  t.equal(sent.ownKeyDecodesGenuine, false, 'the forger\'s key is not the cluster\'s');
+  await eventually('the frames to be counted', 10_000, async () => {
+    const now = { otherCluster: await dropped('other-cluster'), replay: await dropped('replay') };
+    // Every speaker hears each forged frame; each replayed frame is a replay for the two nodes that did not send it.
+    return now.otherCluster - was.otherCluster >= sent.forged * 3 && now.replay - was.replay >= sent.replayed * 2 ? true : undefined;
+  });
+  t.pass('forged frames dropped as other-cluster, replays as replay, on every node');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const [i, ip] of ips.entries()) t.equal(await settledHolder(ip), before[i], `${ip} still answered by ${before[i]} alone`);
+});
+
+t.test('the holder cut off from the API server alone keeps serving, and says so', async (t) => {
+  const ip = await ingressIp(NS, 'svc-c');
+  const holder = await settledHolder(ip);
+  const ns = lab.nodeNs(holder);
+  // Only this node loses the API server: its packets to it are dropped in its own namespace.
+  const api = lab.apiServer;
+  await inNs(ns, 'nft', ['add', 'table', 'ip', 'cutoff']);
+  await inNs(ns, 'nft', ['add', 'chain', 'ip', 'cutoff', 'out', '{ type filter hook output priority 0; policy accept; }']);
+  await inNs(ns, 'nft', ['add', 'rule', 'ip', 'cutoff', 'out', 'ip', 'daddr', api.host, 'tcp', 'dport', api.port, 'drop']);
+  t.teardown(() => inNs(ns, 'nft', ['delete', 'table', 'ip', 'cutoff']).catch(() => undefined));
+  await eventually(`${holder} to notice it cannot reach the API server`, 120_000, async () =>
+    (await metricOfLabel(holder, 'barelb_api_reachable', '')) === 0 ? true : undefined, 1000);
+  let failed = 0;
+  for (let i = 0; i < 40; i++) {
+    if (!(await fetchFromClient(`http://${ip}/`, 1))) failed++;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(failed, 0, 'no request failed while the holder was cut off');
+  t.equal(await settledHolder(ip), holder, `${ip} still answered by ${holder} alone`);
+  await inNs(ns, 'nft', ['delete', 'table', 'ip', 'cutoff']);
+  await eventually(`${holder} to reach the API server again`, 120_000, async () =>
+    (await metricOfLabel(holder, 'barelb_api_reachable', '')) === 1 ? true : undefined, 1000);
+  t.equal(await settledHolder(ip), holder, 'nothing moved when it came back');
 });

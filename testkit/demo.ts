@@ -15,6 +15,7 @@ import {
   speakerKubeconfig, startBackend, startController, startSpeaker, type Teardown,
 } from './lab.js';
 import { serviceAccountKubeconfig } from './support.js';
+import { speakerLeaseName } from '../src/election/speaker-lease.js';
 
 const NAMESPACE = 'barelb-system';
 const labDir = path.dirname(lab.cpDir);
@@ -106,7 +107,7 @@ const webServiceFile = (): string => path.join(labDir, 'demo-web-service.yaml');
 
 async function show(ip: string): Promise<void> {
   say(`waiting for a node to announce ${ip}`);
-  const holder = await eventually(`a node to hold the Lease for ${ip} and answer ARP for it`, 30_000, async () => {
+  const holder = await eventually(`a node to announce ${ip} in its speaker Lease and answer ARP for it`, 30_000, async () => {
     const node = await announcerOf(ip);
     if (!node) return undefined;
     const macs = await arpingMacs(ip, 2);
@@ -120,7 +121,7 @@ async function show(ip: string): Promise<void> {
   print('$ kubectl get service demo');
   print((await kubectl(['get', 'service', 'demo', '-n', 'default'])).trimEnd());
   print();
-  print(`EXTERNAL-IP ${ip} is announced by ${holder.node}: it holds Lease ${NAMESPACE}/barelb-ip-${ip.replace(/\./g, '-')} and answers ARP for ${ip} with its MAC ${holder.mac}`);
+  print(`EXTERNAL-IP ${ip} is announced by ${holder.node}: its speaker Lease ${NAMESPACE}/${speakerLeaseName(holder.node)} lists it, and it answers ARP for ${ip} with its MAC ${holder.mac}`);
   print();
   print(`$ ip netns exec ${lab.clientNs} ${curl.join(' ')}`);
   print(answer);

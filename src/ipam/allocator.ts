@@ -43,7 +43,8 @@ export type AllocationResult = { ok: true; assignment: Assignment } | { ok: fals
 interface Holding {
   readonly ip: IpAddress;
   pool: string | undefined;
-  readonly sharingKey: string | undefined;
+  /** The key of every user: whoever commits while no one else holds the address sets it. */
+  sharingKey: string | undefined;
   /** service key -> its ports */
   readonly users: Map<string, readonly string[]>;
 }
@@ -106,17 +107,19 @@ export class Allocator {
   }
 
   /**
-   * Takes the given addresses for a Service because the cluster says it has
-   * them (re-learning on start, or a status written by someone else). Ignores
-   * pool rules: an address already given out stays where it is. Fails only when
-   * another Service holds an address and the two may not share it.
+   * Takes the given addresses for a Service as it asks now: because the cluster
+   * says it has them (re-learning on start, or a status written by someone
+   * else), or because it keeps what it holds. Ignores pool rules: an address
+   * already given out stays where it is. Records the request's ports and
+   * sharing key, replacing what the Service said before. Fails, changing
+   * nothing, only when another Service holds an address and the two may not
+   * share it.
    */
   adopt(req: AddressRequest, ips: readonly IpAddress[]): AllocationResult {
     for (const ip of ips) {
       const clash = this.sharingConflict(req, ip);
       if (clash) return { ok: false, error: clash };
     }
-    this.release(req.key);
     return { ok: true, assignment: this.commit(req, ips) };
   }
 
@@ -127,7 +130,6 @@ export class Allocator {
   assign(req: AddressRequest, prefer: readonly IpAddress[] = []): AllocationResult {
     const result = req.requestedIps.length > 0 ? this.pickRequested(req) : this.pickAuto(req, prefer);
     if (!result.ok) return result;
-    this.release(req.key);
     return { ok: true, assignment: this.commit(req, result.assignment.ips) };
   }
 
@@ -157,43 +159,59 @@ export class Allocator {
     const a = this.assignments.get(key);
     if (!a) return undefined;
     this.assignments.delete(key);
-    for (const ip of a.ips) {
-      const id = idOf(ip);
-      const h = this.holdings.get(id);
-      if (!h) continue;
-      h.users.delete(key);
-      if (h.users.size > 0) continue;
-      this.holdings.delete(id);
-      if (h.sharingKey !== undefined) {
-        const set = this.bySharingKey.get(h.sharingKey);
-        set?.delete(id);
-        if (set?.size === 0) this.bySharingKey.delete(h.sharingKey);
-      }
-      if (h.pool !== undefined) this.pools.get(h.pool)?.give(ip);
-    }
+    for (const ip of a.ips) this.letGo(key, ip);
     return a;
   }
 
+  /**
+   * Makes `ips` the Service's addresses, recorded with its ports and sharing key
+   * as the request states them now, whatever it said before. The caller has
+   * checked that everyone else on those addresses may share them with it.
+   */
   private commit(req: AddressRequest, ips: readonly IpAddress[]): Assignment {
+    const keep = new Set(ips.map(idOf));
+    for (const ip of this.assignments.get(req.key)?.ips ?? []) if (!keep.has(idOf(ip))) this.letGo(req.key, ip);
     for (const ip of ips) {
       const id = idOf(ip);
       let h = this.holdings.get(id);
       if (!h) {
         const pool = this.poolContaining(ip);
-        h = { ip, pool: pool?.name, sharingKey: req.sharingKey, users: new Map() };
+        h = { ip, pool: pool?.name, sharingKey: undefined, users: new Map() };
         this.holdings.set(id, h);
         pool?.take(ip);
-        if (req.sharingKey !== undefined) {
-          let set = this.bySharingKey.get(req.sharingKey);
-          if (!set) this.bySharingKey.set(req.sharingKey, (set = new Set()));
-          set.add(id);
-        }
       }
+      if (h.users.size === 0 || (h.users.size === 1 && h.users.has(req.key))) this.setSharingKey(id, h, req.sharingKey);
       h.users.set(req.key, [...req.ports]);
     }
     const a: Assignment = { ips: [...ips], pool: this.poolOfHeld(ips) };
     this.assignments.set(req.key, a);
     return a;
+  }
+
+  private letGo(key: string, ip: IpAddress): void {
+    const id = idOf(ip);
+    const h = this.holdings.get(id);
+    if (!h) return;
+    h.users.delete(key);
+    if (h.users.size > 0) return;
+    this.holdings.delete(id);
+    this.setSharingKey(id, h, undefined);
+    if (h.pool !== undefined) this.pools.get(h.pool)?.give(ip);
+  }
+
+  private setSharingKey(id: string, h: Holding, sharingKey: string | undefined): void {
+    if (h.sharingKey === sharingKey) return;
+    if (h.sharingKey !== undefined) {
+      const set = this.bySharingKey.get(h.sharingKey);
+      set?.delete(id);
+      if (set?.size === 0) this.bySharingKey.delete(h.sharingKey);
+    }
+    h.sharingKey = sharingKey;
+    if (sharingKey !== undefined) {
+      let set = this.bySharingKey.get(sharingKey);
+      if (!set) this.bySharingKey.set(sharingKey, (set = new Set()));
+      set.add(id);
+    }
   }
 
   private pickRequested(req: AddressRequest): AllocationResult {

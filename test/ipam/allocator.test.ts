@@ -287,6 +287,46 @@ t.test('sharing an address by sharing key and disjoint ports', async (t) => {
   t.same(ok(t, al.assign(req('default/new'))), ['10.0.0.0'], 'free again once nobody uses it');
 });
 
+t.test('adopt re-asserts what a Service holds: its ports and sharing key as it states them now', async (t) => {
+  const X = '10.0.0.0';
+  const rows: [name: string, before: ReqOpts, after: ReqOpts, newcomer: ReqOpts, want: string][] = [
+    ['new port: taken', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/8080'] }, '10.0.0.1'],
+    ['new protocol: taken', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['UDP/80'] }, { sharingKey: 'k', ports: ['UDP/80'] }, '10.0.0.1'],
+    ['old port: free', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/80'] }, X],
+    ['old key: no longer joins', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'k', ports: ['TCP/443'] }, '10.0.0.1'],
+    ['new key: joins', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'j', ports: ['TCP/443'] }, X],
+    ['key dropped', { sharingKey: 'k' }, {}, { sharingKey: 'k', ports: ['TCP/443'] }, '10.0.0.1'],
+    ['key added', {}, { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, X],
+  ];
+  for (const [name, before, after, newcomer, want] of rows) {
+    const al = new Allocator([spec('a', ['10.0.0.0/29'])]);
+    t.same(ok(t, al.assign(req('default/a', before)), name), [X]);
+    t.same(ok(t, al.adopt(req('default/a', after), [ip(X)]), `${name}: re-asserted`), [X]);
+    t.same(al.usage(), [{ name: 'a', size: 8n, used: 1n }], `${name}: still one address in use`);
+    t.same(ok(t, al.assign(req('default/d', newcomer)), name), [want], `${name}: newcomer`);
+  }
+
+  // a clash changes nothing: the others keep the address and the old record stands
+  const al = new Allocator([spec('a', ['10.0.0.0/29'])]);
+  al.assign(req('default/a', { sharingKey: 'k', ports: ['TCP/80'] }));
+  al.assign(req('default/b', { sharingKey: 'k', ports: ['TCP/443'] }));
+  const clashes: [name: string, after: ReqOpts, why: string][] = [
+    ['ports overlap', { sharingKey: 'k', ports: ['TCP/443'] }, 'both use TCP/443'],
+    ['other key', { sharingKey: 'j' }, 'its sharing key is "k", not "j"'],
+    ['no key', {}, 'set barelb.io/allow-shared-ip: "k" to share it'],
+  ];
+  for (const [name, after, why] of clashes) {
+    const e = err(t, al.adopt(req('default/a', after), [ip(X)]), name);
+    t.ok(e instanceof IpInUseError, `${name}: IpInUseError`);
+    t.match(e?.message, why, `${name}: says why`);
+    t.same(al.holdersOf(ip(X)), ['default/a', 'default/b'], `${name}: holders unchanged`);
+  }
+  t.same(ok(t, al.assign(req('default/c', { sharingKey: 'k', ports: ['TCP/80'] }))), ['10.0.0.1'], "a's record still says TCP/80");
+  // re-asserting every pass must not reorder the holders an IpInUseError lists, or each pass would be a new Warning
+  ok(t, al.adopt(req('default/a', { sharingKey: 'k', ports: ['TCP/80'] }), [ip(X)]));
+  t.same(al.holdersOf(ip(X)), ['default/a', 'default/b'], 'holders in the order they came');
+});
+
 t.test('sharing prefers the lowest address already shared under the key', async (t) => {
   const al = new Allocator([spec('a', ['10.0.0.0/29']), spec('b', ['10.0.1.0/29'])]);
   al.assign(req('default/plain'));

@@ -63,8 +63,22 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   const { request, error } = readRequest(view);
   const events: ServiceEvent[] = [];
   let current = alloc.assignmentOf(key);
+  let lost: readonly IpAddress[] = [];
 
-  if (!current && view.ingressIps.length > 0) {
+  if (current) {
+    // Re-assert, don't remember: the allocator hears the Service's ports and
+    // sharing key on every pass, so a spec change never leaves a stale record
+    // for the next Service to share by.
+    const kept = alloc.adopt(request, current.ips);
+    if (kept.ok) {
+      current = kept.assignment;
+    } else {
+      // Its own change clashes with the others on the address: they keep it.
+      events.push({ type: 'Warning', reason: REASON.conflict, message: `${describe(current)} can no longer be kept: ${kept.error.message}` });
+      lost = alloc.release(key)?.ips ?? [];
+      current = undefined;
+    }
+  } else if (view.ingressIps.length > 0) {
     // The cluster says it has addresses we don't know of (written before we
     // started, or by a previous leader): keep them if nobody else may claim them.
     const adopted = alloc.adopt(request, shownAddresses(view));
@@ -89,7 +103,7 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
 
   if (current && alloc.satisfies(request, current)) return finish(view, current, events, undefined, false);
 
-  const result = alloc.assign(request, current?.ips ?? []);
+  const result = alloc.assign(request, current?.ips ?? lost);
   if (result.ok) {
     return finish(view, result.assignment, events, undefined, true);
   }

@@ -1,8 +1,11 @@
 import t from 'tap';
 import { DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
 import { reconcileService, REASON, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
+import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';
+import { IpAddress } from '../../src/net/ip.js';
 import { pool, view } from '../fixtures.js';
+import { Cluster, type Spec } from './cluster.js';
 
 const CLASS = DEFAULT_LB_CLASS;
 
@@ -146,4 +149,56 @@ t.test('a thousand Services wanting one address: one gets it, the rest name the 
   round(1000);
   round(2000);
   t.same(written, [], 'retries with the same verdict write nothing');
+});
+
+// ---------------------------------------------------------------------------
+// issue 12: a kept assignment follows the Service's spec as it is now
+
+const LAN = (): PoolSpec[] => [pool('lan', ['198.51.100.10-198.51.100.12'])];
+
+t.test('a kept address is re-asserted with the Service’s current ports and sharing key, so a newcomer cannot double-book it', async (t) => {
+  const rows: [name: string, before: Spec, after: Spec, newcomer: Spec, want: string][] = [
+    ['port changed: the newcomer on the new port gets another address', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/8080'] }, '198.51.100.11'],
+    ['protocol changed', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['UDP/80'] }, { sharingKey: 'k', ports: ['UDP/80'] }, '198.51.100.11'],
+    ['port changed: the old port is free for the newcomer', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/80'] }, '198.51.100.10'],
+    ['sharing key changed', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.11'],
+    ['sharing key removed', { sharingKey: 'k' }, {}, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.11'],
+    ['sharing key added', {}, { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.10'],
+    ['port changed along with an invalid annotation', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'], requestedIps: 'nonsense' }, { sharingKey: 'k', ports: ['TCP/8080'] }, '198.51.100.11'],
+  ];
+  for (const [name, before, after, newcomer, want] of rows) {
+    const c = new Cluster(LAN());
+    c.put('a', before);
+    t.same(c.ips('a'), ['198.51.100.10'], `${name}: a gets .10`);
+    const changed = c.put('a', after);
+    t.equal(changed.status, undefined, `${name}: a keeps .10, nothing written`);
+    t.same(c.put('d', newcomer).status, [want], `${name}: d`);
+    t.same(c.ips('a'), ['198.51.100.10'], `${name}: a still on .10`);
+  }
+});
+
+t.test('a change that clashes with another holder of the address: the others keep it, the Service that changed lets go', async (t) => {
+  const sharer: Spec = { sharingKey: 'k', ports: ['TCP/443'] };
+  const rows: [name: string, pools: PoolSpec[], before: Spec, after: Spec, want: string[], failure: string | undefined][] = [
+    ['ports now overlap', LAN(), { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, ['198.51.100.11'], undefined],
+    ['protocol now overlaps', LAN(), { sharingKey: 'k', ports: ['UDP/443'] }, { sharingKey: 'k', ports: ['TCP/443'] }, ['198.51.100.11'], undefined],
+    ['sharing key changed', LAN(), { sharingKey: 'k' }, { sharingKey: 'j' }, ['198.51.100.11'], undefined],
+    ['sharing key removed', LAN(), { sharingKey: 'k' }, {}, ['198.51.100.11'], undefined],
+    ['no other address: left pending', [pool('lan', ['198.51.100.10/32'])], { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, [], 'BARELB_NO_ADDRESS'],
+    ['the address was requested: left pending', LAN(), { sharingKey: 'k', requestedIps: '198.51.100.10' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: '198.51.100.10' }, [], 'BARELB_IP_IN_USE'],
+    ['and the request is invalid: left pending', LAN(), { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: 'nonsense' }, [], 'BARELB_INVALID_REQUEST'],
+  ];
+  for (const [name, pools, before, after, want, failure] of rows) {
+    const c = new Cluster(pools);
+    c.put('a', before);
+    c.put('b', sharer);
+    t.same([c.ips('a'), c.ips('b')], [['198.51.100.10'], ['198.51.100.10']], `${name}: a and b share .10`);
+    const o = c.put('a', after);
+    t.same(c.ips('a'), want, `${name}: a`);
+    t.equal(o.failure?.code, failure, `${name}: failure`);
+    t.match(o.events[0], { type: 'Warning', reason: REASON.conflict, message: /^198\.51\.100\.10 can no longer be kept: .*default\/b/ }, `${name}: IPConflict names b`);
+    t.same(c.alloc.holdersOf(IpAddress.parse('198.51.100.10')), ['default/b'], `${name}: b alone holds .10`);
+    t.equal(c.reconcileAll().get('default/b')?.status, undefined, `${name}: b keeps .10`);
+    t.same(c.ips('b'), ['198.51.100.10'], `${name}: b still on .10`);
+  }
 });

@@ -36,6 +36,12 @@ export interface Assignment {
   readonly ips: readonly IpAddress[];
   /** Undefined when the config no longer covers the addresses (kept, never moved). */
   readonly pool: string | undefined;
+  /**
+   * The pool they were given from (the allocated-from-pool annotation). A pool
+   * edit changes `pool`, never this, so a Service naming the pool it got its
+   * address from keeps the address whatever the pool now covers.
+   */
+  readonly from: string | undefined;
 }
 
 export type AllocationResult = { ok: true; assignment: Assignment } | { ok: false; error: AllocationError };
@@ -84,7 +90,7 @@ export class Allocator {
       if (pool) pool.take(h.ip);
       else for (const key of h.users.keys()) uncovered.add(key);
     }
-    for (const [key, a] of this.assignments) this.assignments.set(key, { ips: a.ips, pool: this.poolOfHeld(a.ips) });
+    for (const [key, a] of this.assignments) this.assignments.set(key, { ...a, pool: this.poolOfHeld(a.ips) });
     return [...uncovered].sort();
   }
 
@@ -113,14 +119,15 @@ export class Allocator {
    * already given out stays where it is. Records the request's ports and
    * sharing key, replacing what the Service said before. Fails, changing
    * nothing, only when another Service holds an address and the two may not
-   * share it.
+   * share it. `from`: the pool they were given from, when the cluster or an
+   * earlier assignment says; else the pool holding them now.
    */
-  adopt(req: AddressRequest, ips: readonly IpAddress[]): AllocationResult {
+  adopt(req: AddressRequest, ips: readonly IpAddress[], from?: string): AllocationResult {
     for (const ip of ips) {
       const clash = this.sharingConflict(req, ip);
       if (clash) return { ok: false, error: clash };
     }
-    return { ok: true, assignment: this.commit(req, ips) };
+    return { ok: true, assignment: this.commit(req, ips, from) };
   }
 
   /**
@@ -130,7 +137,7 @@ export class Allocator {
   assign(req: AddressRequest, prefer: readonly IpAddress[] = []): AllocationResult {
     const result = req.requestedIps.length > 0 ? this.pickRequested(req) : this.pickAuto(req, prefer);
     if (!result.ok) return result;
-    return { ok: true, assignment: this.commit(req, result.assignment.ips) };
+    return { ok: true, assignment: this.commit(req, result.assignment.ips, result.assignment.pool) };
   }
 
   /** Whether the Service's current assignment still answers its request. */
@@ -141,7 +148,8 @@ export class Allocator {
     if (req.requestedIps.length > 0) {
       return sameAddresses(req.requestedIps, a.ips);
     }
-    if (req.pool !== undefined && a.pool !== req.pool) return false;
+    // A pool edit never moves an address: the pool it was given from still answers for it.
+    if (req.pool !== undefined && a.pool !== req.pool && a.from !== req.pool) return false;
     const have = new Set(a.ips.map((ip) => ip.family));
     if (have.size !== a.ips.length) return false;
     const primary = req.families[0] ?? 'IPv4';
@@ -168,7 +176,7 @@ export class Allocator {
    * as the request states them now, whatever it said before. The caller has
    * checked that everyone else on those addresses may share them with it.
    */
-  private commit(req: AddressRequest, ips: readonly IpAddress[]): Assignment {
+  private commit(req: AddressRequest, ips: readonly IpAddress[], from: string | undefined): Assignment {
     const keep = new Set(ips.map(idOf));
     for (const ip of this.assignments.get(req.key)?.ips ?? []) if (!keep.has(idOf(ip))) this.letGo(req.key, ip);
     for (const ip of ips) {
@@ -183,7 +191,8 @@ export class Allocator {
       if (h.users.size === 0 || (h.users.size === 1 && h.users.has(req.key))) this.setSharingKey(id, h, req.sharingKey);
       h.users.set(req.key, [...req.ports]);
     }
-    const a: Assignment = { ips: [...ips], pool: this.poolOfHeld(ips) };
+    const pool = this.poolOfHeld(ips);
+    const a: Assignment = { ips: [...ips], pool, from: from ?? pool };
     this.assignments.set(req.key, a);
     return a;
   }
@@ -232,7 +241,7 @@ export class Allocator {
       const clash = this.sharingConflict(req, ip);
       if (clash) return fail(clash);
     }
-    return { ok: true, assignment: { ips: req.requestedIps, pool: pool?.name } };
+    return { ok: true, assignment: { ips: req.requestedIps, pool: pool?.name, from: pool?.name } };
   }
 
   private pickAuto(req: AddressRequest, prefer: readonly IpAddress[]): AllocationResult {
@@ -270,7 +279,7 @@ export class Allocator {
           if (!ip) break;
           ips.push(ip);
         }
-        if (ips.length === families.length) return { ok: true, assignment: { ips, pool: p.name } };
+        if (ips.length === families.length) return { ok: true, assignment: { ips, pool: p.name, from: p.name } };
       }
     }
     const want = (attempts[0] ?? []).join(' and ');

@@ -1,5 +1,5 @@
 import { ANNOTATION, DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
-import { reconcileService, type Outcome } from '../../src/controller/reconcile.js';
+import { reconcileService, relearn, type Outcome } from '../../src/controller/reconcile.js';
 import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import type { ServiceView } from '../../src/k8s/service-view.js';
@@ -54,6 +54,13 @@ export class Cluster {
   setPools(pools: PoolSpec[]): Map<string, Outcome> {
     this.pools = pools;
     this.alloc.setPools(pools);
+    return this.reconcileAll();
+  }
+
+  /** A new leader: re-learns from what the Services show, then reconciles every one. */
+  restart(): Map<string, Outcome> {
+    this.alloc = new Allocator(this.pools);
+    relearn(this.alloc, [...this.views.values()], DEFAULT_LB_CLASS);
     return this.reconcileAll();
   }
 

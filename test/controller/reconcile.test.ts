@@ -202,3 +202,49 @@ t.test('a change that clashes with another holder of the address: the others kee
     t.same(c.ips('b'), ['198.51.100.10'], `${name}: b still on .10`);
   }
 });
+
+t.test('a pool edit that no longer covers an address never moves it, whether or not the Service names the pool', async (t) => {
+  const rows: [name: string, spec: Spec, edited: PoolSpec[]][] = [
+    ['names the pool; pool shrunk', { pool: 'lan' }, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+    ['names no pool; pool shrunk', {}, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+    ['names the pool; pool removed', { pool: 'lan' }, [pool('other', ['203.0.113.1/32'])]],
+    ['names the pool; the address now in another pool', { pool: 'lan' }, [pool('lan', ['198.51.100.11-198.51.100.12']), pool('b', ['198.51.100.10/32'])]],
+    ['requests the address; pool shrunk', { requestedIps: '198.51.100.10' }, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+  ];
+  for (const [name, spec, edited] of rows) {
+    const c = new Cluster(LAN());
+    c.put('s', spec);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: s gets .10`);
+    const uncovered = c.alloc.setPools(edited);
+    const o = c.reconcileAll().get('default/s');
+    t.equal(o?.status, undefined, `${name}: nothing written`);
+    t.same(o?.events, [], `${name}: no Event from reconcile (the controller's IPOutsidePools Warning stands)`);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: s keeps .10`);
+    t.equal(c.views.get('default/s')?.annotations['barelb.io/allocated-from-pool'], 'lan', `${name}: allocated-from-pool still says lan`);
+    if (!edited.some((p) => p.ranges.some((r) => r.contains(IpAddress.parse('198.51.100.10'))))) t.same(uncovered, ['default/s'], `${name}: setPools reports it`);
+    const again = c.restart().get('default/s');
+    t.equal(again?.status, undefined, `${name}: a new leader re-learns it and writes nothing`);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: still .10 after a restart`);
+  }
+});
+
+t.test('after a pool edit uncovers its address, a Service that asks for another pool moves; the old address is not handed out again', async (t) => {
+  const c = new Cluster([pool('lan', ['198.51.100.10-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])]);
+  c.put('s', { pool: 'lan' });
+  c.setPools([pool('lan', ['198.51.100.11-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])]);
+  t.same(c.ips('s'), ['198.51.100.10'], 'kept');
+  t.same(c.put('s', { pool: 'other' }).status, ['203.0.113.1'], 'a request change still moves it');
+  t.equal(c.views.get('default/s')?.annotations['barelb.io/allocated-from-pool'], 'other');
+  t.same(c.put('s', { pool: 'lan' }).status, ['198.51.100.11'], 'and back into the shrunk pool, not onto the old address');
+});
+
+t.test('a Service whose status shows an address from another pool than it names is moved, with or without a restart', async (t) => {
+  const pools = [pool('lan', ['198.51.100.10-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])];
+  const c = new Cluster(pools);
+  c.put('s', { pool: 'other' });
+  t.same(c.ips('s'), ['203.0.113.1']);
+  const view = c.views.get('default/s');
+  // the annotation changed while no controller ran
+  if (view) c.views.set('default/s', { ...view, annotations: { ...view.annotations, 'barelb.io/address-pool': 'lan' } });
+  t.same(c.restart().get('default/s')?.status, ['198.51.100.10'], 'allocated-from-pool says other: a request change, so it moves');
+});

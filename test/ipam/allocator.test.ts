@@ -507,6 +507,38 @@ t.test('setPools never changes which addresses a Service has', async (t) => {
   t.same(al.usage(), [{ name: 'a', size: 3n, used: 0n }]);
 });
 
+t.test('from: the pool an address was given from survives pool edits, so a Service naming that pool is still satisfied', async (t) => {
+  const lan = spec('lan', ['10.0.0.0/30']);
+  const rows: [name: string, edited: PoolSpec[], pool: string | undefined][] = [
+    ['shrunk', [spec('lan', ['10.0.0.2/31'])], undefined],
+    ['removed', [], undefined],
+    ['moved into another pool', [spec('lan', ['10.0.0.2/31']), spec('b', ['10.0.0.0/31'])], 'b'],
+    ['renamed', [spec('b', ['10.0.0.0/30'])], 'b'],
+  ];
+  for (const [name, edited, pool] of rows) {
+    const al = new Allocator([lan, spec('other', ['10.0.1.0/30'])]);
+    const r = al.assign(req('default/s', { pool: 'lan' }));
+    t.same(ok(t, r, name), ['10.0.0.0']);
+    al.setPools([...edited, spec('other', ['10.0.1.0/30'])]);
+    const a = al.assignmentOf('default/s');
+    t.match(a, { pool, from: 'lan' }, `${name}: pool follows the config, from does not`);
+    if (!a) continue;
+    t.ok(al.satisfies(req('default/s', { pool: 'lan' }), a), `${name}: still answers pool: lan`);
+    t.ok(al.satisfies(req('default/s'), a), `${name}: and no pool`);
+    t.notOk(al.satisfies(req('default/s', { pool: 'other' }), a), `${name}: not another pool`);
+    t.same(ok(t, al.adopt(req('default/s', { pool: 'lan' }), a.ips, a.from), `${name}: re-asserted`), ['10.0.0.0']);
+    t.equal(al.assignmentOf('default/s')?.from, 'lan', `${name}: from kept`);
+  }
+
+  const al = new Allocator([lan]);
+  al.adopt(req('default/a'), [ip('10.0.0.1')]);
+  t.equal(al.assignmentOf('default/a')?.from, 'lan', 'adopt: the pool holding it now by default');
+  al.adopt(req('default/b'), [ip('10.0.0.2')], 'gone');
+  t.equal(al.assignmentOf('default/b')?.from, 'gone', 'adopt: what the cluster says');
+  al.adopt(req('default/c'), [ip('192.168.0.1')]);
+  t.equal(al.assignmentOf('default/c')?.from, undefined, 'adopt: outside every pool, said by nobody');
+});
+
 t.test('adopt takes what the cluster says, ignoring pool rules', async (t) => {
   const al = new Allocator([
     spec('manual', ['10.0.0.0/29'], { autoAssign: false, namespaces: ['other'], avoidBuggyIPs: true }),

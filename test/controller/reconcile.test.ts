@@ -187,6 +187,7 @@ t.test('a change that clashes with another holder of the address: the others kee
     ['no other address: left pending', [pool('lan', ['198.51.100.10/32'])], { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, [], 'BARELB_NO_ADDRESS'],
     ['the address was requested: left pending', LAN(), { sharingKey: 'k', requestedIps: '198.51.100.10' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: '198.51.100.10' }, [], 'BARELB_IP_IN_USE'],
     ['and the request is invalid: left pending', LAN(), { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: 'nonsense' }, [], 'BARELB_INVALID_REQUEST'],
+    ['sharing key malformed (counts as none): left pending', LAN(), { sharingKey: 'k' }, { sharingKey: 'not a key' }, [], 'BARELB_INVALID_REQUEST'],
   ];
   for (const [name, pools, before, after, want, failure] of rows) {
     const c = new Cluster(pools);

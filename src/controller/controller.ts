@@ -13,8 +13,7 @@ import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
 import { loadConfig } from '../config/config-loader.js';
-import { WarningMemory, outsidePoolsEvent, reconcileService, type ServiceEvent } from './reconcile.js';
-import { handles, readRequest, shownAddresses } from './service-request.js';
+import { WarningMemory, outsidePoolsEvent, reconcileService, relearn, type ServiceEvent } from './reconcile.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ControllerOptions {
@@ -146,18 +145,9 @@ export class Controller {
 
   /** Takes every address the cluster shows before any new one is handed out; the oldest Service wins a clash. */
   private relearn(): void {
-    const views = this.services
-      .list()
-      .map(toServiceView)
-      .filter((v) => handles(v, this.opts.lbClass) && v.ingressIps.length > 0)
-      .sort((a, b) => a.createdMs - b.createdMs || a.key.localeCompare(b.key));
-    let learned = 0;
-    for (const v of views) {
-      const r = this.alloc.adopt(readRequest(v).request, shownAddresses(v));
-      if (r.ok) learned++;
-      else this.log.warn({ service: v.key, err: r.error.message }, 'address shown in status is held by an older Service');
-    }
-    this.log.info({ learned, conflicts: views.length - learned }, 're-learned existing assignments');
+    const { learned, conflicts } = relearn(this.alloc, this.services.list().map(toServiceView), this.opts.lbClass);
+    for (const c of conflicts) this.log.warn({ service: c.key, err: c.error.message }, 'address shown in status is held by an older Service');
+    this.log.info({ learned, conflicts: conflicts.length }, 're-learned existing assignments');
     for (const svc of this.services.list()) this.queue.add(toServiceView(svc).key);
     this.updateGauges(true);
   }

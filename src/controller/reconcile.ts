@@ -63,11 +63,25 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   const { request, error } = readRequest(view);
   const events: ServiceEvent[] = [];
   let current = alloc.assignmentOf(key);
+  let lost: readonly IpAddress[] = [];
 
-  if (!current && view.ingressIps.length > 0) {
+  if (current) {
+    // Re-assert, don't remember: the allocator hears the Service's ports and
+    // sharing key on every pass, so a spec change never leaves a stale record
+    // for the next Service to share by.
+    const kept = alloc.adopt(request, current.ips, current.from);
+    if (kept.ok) {
+      current = kept.assignment;
+    } else {
+      // Its own change clashes with the others on the address: they keep it.
+      events.push({ type: 'Warning', reason: REASON.conflict, message: `${describe(current)} can no longer be kept: ${kept.error.message}` });
+      lost = alloc.release(key)?.ips ?? [];
+      current = undefined;
+    }
+  } else if (view.ingressIps.length > 0) {
     // The cluster says it has addresses we don't know of (written before we
     // started, or by a previous leader): keep them if nobody else may claim them.
-    const adopted = alloc.adopt(request, shownAddresses(view));
+    const adopted = alloc.adopt(request, shownAddresses(view), view.annotations[ANNOTATION.allocatedFromPool]);
     if (adopted.ok) {
       current = adopted.assignment;
       if (current.pool === undefined) {
@@ -89,7 +103,7 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
 
   if (current && alloc.satisfies(request, current)) return finish(view, current, events, undefined, false);
 
-  const result = alloc.assign(request, current?.ips ?? []);
+  const result = alloc.assign(request, current?.ips ?? lost);
   if (result.ok) {
     return finish(view, result.assignment, events, undefined, true);
   }
@@ -99,6 +113,28 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   }
   events.push({ type: 'Warning', reason: REASON.failed, message: result.error.message });
   return { ...finish(view, undefined, events, result.error, false), failure: result.error };
+}
+
+export interface Relearned {
+  readonly learned: number;
+  /** Services whose status shows an address an older Service holds. */
+  readonly conflicts: readonly { readonly key: string; readonly error: AllocationError }[];
+}
+
+/**
+ * Takes every address the cluster shows, with the pool each came from, before
+ * any new one is handed out; the oldest Service wins a clash.
+ */
+export function relearn(alloc: Allocator, views: readonly ServiceView[], lbClass: string): Relearned {
+  const shown = views
+    .filter((v) => handles(v, lbClass) && v.ingressIps.length > 0)
+    .sort((a, b) => a.createdMs - b.createdMs || a.key.localeCompare(b.key));
+  const conflicts: { key: string; error: AllocationError }[] = [];
+  for (const v of shown) {
+    const r = alloc.adopt(readRequest(v).request, shownAddresses(v), v.annotations[ANNOTATION.allocatedFromPool]);
+    if (!r.ok) conflicts.push({ key: v.key, error: r.error });
+  }
+  return { learned: shown.length - conflicts.length, conflicts };
 }
 
 /**
@@ -147,8 +183,8 @@ function finish(view: ServiceView, a: Assignment | undefined, events: ServiceEve
   const have = view.ingressIps.map(canonical);
   const statusChanged = want.length !== have.length || want.some((ip, i) => ip !== have[i]);
   const poolShown = view.annotations[ANNOTATION.allocatedFromPool] ?? null;
-  // An address no pool covers any more keeps the annotation saying where it came from.
-  const poolWanted = a ? (a.pool ?? poolShown) : null;
+  // Where it came from, whatever pool covers it now: after a restart it is what keeps the address.
+  const poolWanted = a ? (a.from ?? null) : null;
   const poolChanged = poolWanted !== poolShown;
   if (statusChanged && want.length > 0) {
     events.push({ type: 'Normal', reason: REASON.assigned, message: `Assigned ${want.join(', ')}${a?.pool ? ` from pool "${a.pool}"` : ''}` });

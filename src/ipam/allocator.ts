@@ -36,6 +36,12 @@ export interface Assignment {
   readonly ips: readonly IpAddress[];
   /** Undefined when the config no longer covers the addresses (kept, never moved). */
   readonly pool: string | undefined;
+  /**
+   * The pool they were given from (the allocated-from-pool annotation). A pool
+   * edit changes `pool`, never this, so a Service naming the pool it got its
+   * address from keeps the address whatever the pool now covers.
+   */
+  readonly from: string | undefined;
 }
 
 export type AllocationResult = { ok: true; assignment: Assignment } | { ok: false; error: AllocationError };
@@ -43,7 +49,8 @@ export type AllocationResult = { ok: true; assignment: Assignment } | { ok: fals
 interface Holding {
   readonly ip: IpAddress;
   pool: string | undefined;
-  readonly sharingKey: string | undefined;
+  /** The key of every user: whoever commits while no one else holds the address sets it. */
+  sharingKey: string | undefined;
   /** service key -> its ports */
   readonly users: Map<string, readonly string[]>;
 }
@@ -83,7 +90,7 @@ export class Allocator {
       if (pool) pool.take(h.ip);
       else for (const key of h.users.keys()) uncovered.add(key);
     }
-    for (const [key, a] of this.assignments) this.assignments.set(key, { ips: a.ips, pool: this.poolOfHeld(a.ips) });
+    for (const [key, a] of this.assignments) this.assignments.set(key, { ...a, pool: this.poolOfHeld(a.ips) });
     return [...uncovered].sort();
   }
 
@@ -106,18 +113,21 @@ export class Allocator {
   }
 
   /**
-   * Takes the given addresses for a Service because the cluster says it has
-   * them (re-learning on start, or a status written by someone else). Ignores
-   * pool rules: an address already given out stays where it is. Fails only when
-   * another Service holds an address and the two may not share it.
+   * Takes the given addresses for a Service as it asks now: because the cluster
+   * says it has them (re-learning on start, or a status written by someone
+   * else), or because it keeps what it holds. Ignores pool rules: an address
+   * already given out stays where it is. Records the request's ports and
+   * sharing key, replacing what the Service said before. Fails, changing
+   * nothing, only when another Service holds an address and the two may not
+   * share it. `from`: the pool they were given from, when the cluster or an
+   * earlier assignment says; else the pool holding them now.
    */
-  adopt(req: AddressRequest, ips: readonly IpAddress[]): AllocationResult {
+  adopt(req: AddressRequest, ips: readonly IpAddress[], from?: string): AllocationResult {
     for (const ip of ips) {
       const clash = this.sharingConflict(req, ip);
       if (clash) return { ok: false, error: clash };
     }
-    this.release(req.key);
-    return { ok: true, assignment: this.commit(req, ips) };
+    return { ok: true, assignment: this.commit(req, ips, from) };
   }
 
   /**
@@ -127,8 +137,7 @@ export class Allocator {
   assign(req: AddressRequest, prefer: readonly IpAddress[] = []): AllocationResult {
     const result = req.requestedIps.length > 0 ? this.pickRequested(req) : this.pickAuto(req, prefer);
     if (!result.ok) return result;
-    this.release(req.key);
-    return { ok: true, assignment: this.commit(req, result.assignment.ips) };
+    return { ok: true, assignment: this.commit(req, result.assignment.ips, result.assignment.pool) };
   }
 
   /** Whether the Service's current assignment still answers its request. */
@@ -139,7 +148,8 @@ export class Allocator {
     if (req.requestedIps.length > 0) {
       return sameAddresses(req.requestedIps, a.ips);
     }
-    if (req.pool !== undefined && a.pool !== req.pool) return false;
+    // A pool edit never moves an address: the pool it was given from still answers for it.
+    if (req.pool !== undefined && a.pool !== req.pool && a.from !== req.pool) return false;
     const have = new Set(a.ips.map((ip) => ip.family));
     if (have.size !== a.ips.length) return false;
     const primary = req.families[0] ?? 'IPv4';
@@ -157,43 +167,60 @@ export class Allocator {
     const a = this.assignments.get(key);
     if (!a) return undefined;
     this.assignments.delete(key);
-    for (const ip of a.ips) {
-      const id = idOf(ip);
-      const h = this.holdings.get(id);
-      if (!h) continue;
-      h.users.delete(key);
-      if (h.users.size > 0) continue;
-      this.holdings.delete(id);
-      if (h.sharingKey !== undefined) {
-        const set = this.bySharingKey.get(h.sharingKey);
-        set?.delete(id);
-        if (set?.size === 0) this.bySharingKey.delete(h.sharingKey);
-      }
-      if (h.pool !== undefined) this.pools.get(h.pool)?.give(ip);
-    }
+    for (const ip of a.ips) this.letGo(key, ip);
     return a;
   }
 
-  private commit(req: AddressRequest, ips: readonly IpAddress[]): Assignment {
+  /**
+   * Makes `ips` the Service's addresses, recorded with its ports and sharing key
+   * as the request states them now, whatever it said before. The caller has
+   * checked that everyone else on those addresses may share them with it.
+   */
+  private commit(req: AddressRequest, ips: readonly IpAddress[], from: string | undefined): Assignment {
+    const keep = new Set(ips.map(idOf));
+    for (const ip of this.assignments.get(req.key)?.ips ?? []) if (!keep.has(idOf(ip))) this.letGo(req.key, ip);
     for (const ip of ips) {
       const id = idOf(ip);
       let h = this.holdings.get(id);
       if (!h) {
         const pool = this.poolContaining(ip);
-        h = { ip, pool: pool?.name, sharingKey: req.sharingKey, users: new Map() };
+        h = { ip, pool: pool?.name, sharingKey: undefined, users: new Map() };
         this.holdings.set(id, h);
         pool?.take(ip);
-        if (req.sharingKey !== undefined) {
-          let set = this.bySharingKey.get(req.sharingKey);
-          if (!set) this.bySharingKey.set(req.sharingKey, (set = new Set()));
-          set.add(id);
-        }
       }
+      if (h.users.size === 0 || (h.users.size === 1 && h.users.has(req.key))) this.setSharingKey(id, h, req.sharingKey);
       h.users.set(req.key, [...req.ports]);
     }
-    const a: Assignment = { ips: [...ips], pool: this.poolOfHeld(ips) };
+    const pool = this.poolOfHeld(ips);
+    const a: Assignment = { ips: [...ips], pool, from: from ?? pool };
     this.assignments.set(req.key, a);
     return a;
+  }
+
+  private letGo(key: string, ip: IpAddress): void {
+    const id = idOf(ip);
+    const h = this.holdings.get(id);
+    if (!h) return;
+    h.users.delete(key);
+    if (h.users.size > 0) return;
+    this.holdings.delete(id);
+    this.setSharingKey(id, h, undefined);
+    if (h.pool !== undefined) this.pools.get(h.pool)?.give(ip);
+  }
+
+  private setSharingKey(id: string, h: Holding, sharingKey: string | undefined): void {
+    if (h.sharingKey === sharingKey) return;
+    if (h.sharingKey !== undefined) {
+      const set = this.bySharingKey.get(h.sharingKey);
+      set?.delete(id);
+      if (set?.size === 0) this.bySharingKey.delete(h.sharingKey);
+    }
+    h.sharingKey = sharingKey;
+    if (sharingKey !== undefined) {
+      let set = this.bySharingKey.get(sharingKey);
+      if (!set) this.bySharingKey.set(sharingKey, (set = new Set()));
+      set.add(id);
+    }
   }
 
   private pickRequested(req: AddressRequest): AllocationResult {
@@ -214,7 +241,7 @@ export class Allocator {
       const clash = this.sharingConflict(req, ip);
       if (clash) return fail(clash);
     }
-    return { ok: true, assignment: { ips: req.requestedIps, pool: pool?.name } };
+    return { ok: true, assignment: { ips: req.requestedIps, pool: pool?.name, from: pool?.name } };
   }
 
   private pickAuto(req: AddressRequest, prefer: readonly IpAddress[]): AllocationResult {
@@ -252,7 +279,7 @@ export class Allocator {
           if (!ip) break;
           ips.push(ip);
         }
-        if (ips.length === families.length) return { ok: true, assignment: { ips, pool: p.name } };
+        if (ips.length === families.length) return { ok: true, assignment: { ips, pool: p.name, from: p.name } };
       }
     }
     const want = (attempts[0] ?? []).join(' and ');

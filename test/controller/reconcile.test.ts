@@ -1,8 +1,11 @@
 import t from 'tap';
 import { DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
 import { reconcileService, REASON, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
+import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';
+import { IpAddress } from '../../src/net/ip.js';
 import { pool, view } from '../fixtures.js';
+import { Cluster, type Spec } from './cluster.js';
 
 const CLASS = DEFAULT_LB_CLASS;
 
@@ -146,4 +149,103 @@ t.test('a thousand Services wanting one address: one gets it, the rest name the 
   round(1000);
   round(2000);
   t.same(written, [], 'retries with the same verdict write nothing');
+});
+
+// ---------------------------------------------------------------------------
+// issue 12: a kept assignment follows the Service's spec as it is now
+
+const LAN = (): PoolSpec[] => [pool('lan', ['198.51.100.10-198.51.100.12'])];
+
+t.test('a kept address is re-asserted with the Service’s current ports and sharing key, so a newcomer cannot double-book it', async (t) => {
+  const rows: [name: string, before: Spec, after: Spec, newcomer: Spec, want: string][] = [
+    ['port changed: the newcomer on the new port gets another address', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/8080'] }, '198.51.100.11'],
+    ['protocol changed', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['UDP/80'] }, { sharingKey: 'k', ports: ['UDP/80'] }, '198.51.100.11'],
+    ['port changed: the old port is free for the newcomer', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/80'] }, '198.51.100.10'],
+    ['sharing key changed', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.11'],
+    ['sharing key removed', { sharingKey: 'k' }, {}, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.11'],
+    ['sharing key added', {}, { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, '198.51.100.10'],
+    ['port changed along with an invalid annotation', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'], requestedIps: 'nonsense' }, { sharingKey: 'k', ports: ['TCP/8080'] }, '198.51.100.11'],
+  ];
+  for (const [name, before, after, newcomer, want] of rows) {
+    const c = new Cluster(LAN());
+    c.put('a', before);
+    t.same(c.ips('a'), ['198.51.100.10'], `${name}: a gets .10`);
+    const changed = c.put('a', after);
+    t.equal(changed.status, undefined, `${name}: a keeps .10, nothing written`);
+    t.same(c.put('d', newcomer).status, [want], `${name}: d`);
+    t.same(c.ips('a'), ['198.51.100.10'], `${name}: a still on .10`);
+  }
+});
+
+t.test('a change that clashes with another holder of the address: the others keep it, the Service that changed lets go', async (t) => {
+  const sharer: Spec = { sharingKey: 'k', ports: ['TCP/443'] };
+  const rows: [name: string, pools: PoolSpec[], before: Spec, after: Spec, want: string[], failure: string | undefined][] = [
+    ['ports now overlap', LAN(), { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, ['198.51.100.11'], undefined],
+    ['protocol now overlaps', LAN(), { sharingKey: 'k', ports: ['UDP/443'] }, { sharingKey: 'k', ports: ['TCP/443'] }, ['198.51.100.11'], undefined],
+    ['sharing key changed', LAN(), { sharingKey: 'k' }, { sharingKey: 'j' }, ['198.51.100.11'], undefined],
+    ['sharing key removed', LAN(), { sharingKey: 'k' }, {}, ['198.51.100.11'], undefined],
+    ['no other address: left pending', [pool('lan', ['198.51.100.10/32'])], { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, [], 'BARELB_NO_ADDRESS'],
+    ['the address was requested: left pending', LAN(), { sharingKey: 'k', requestedIps: '198.51.100.10' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: '198.51.100.10' }, [], 'BARELB_IP_IN_USE'],
+    ['and the request is invalid: left pending', LAN(), { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'], requestedIps: 'nonsense' }, [], 'BARELB_INVALID_REQUEST'],
+    ['sharing key malformed (counts as none): left pending', LAN(), { sharingKey: 'k' }, { sharingKey: 'not a key' }, [], 'BARELB_INVALID_REQUEST'],
+  ];
+  for (const [name, pools, before, after, want, failure] of rows) {
+    const c = new Cluster(pools);
+    c.put('a', before);
+    c.put('b', sharer);
+    t.same([c.ips('a'), c.ips('b')], [['198.51.100.10'], ['198.51.100.10']], `${name}: a and b share .10`);
+    const o = c.put('a', after);
+    t.same(c.ips('a'), want, `${name}: a`);
+    t.equal(o.failure?.code, failure, `${name}: failure`);
+    t.match(o.events[0], { type: 'Warning', reason: REASON.conflict, message: /^198\.51\.100\.10 can no longer be kept: .*default\/b/ }, `${name}: IPConflict names b`);
+    t.same(c.alloc.holdersOf(IpAddress.parse('198.51.100.10')), ['default/b'], `${name}: b alone holds .10`);
+    t.equal(c.reconcileAll().get('default/b')?.status, undefined, `${name}: b keeps .10`);
+    t.same(c.ips('b'), ['198.51.100.10'], `${name}: b still on .10`);
+  }
+});
+
+t.test('a pool edit that no longer covers an address never moves it, whether or not the Service names the pool', async (t) => {
+  const rows: [name: string, spec: Spec, edited: PoolSpec[]][] = [
+    ['names the pool; pool shrunk', { pool: 'lan' }, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+    ['names no pool; pool shrunk', {}, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+    ['names the pool; pool removed', { pool: 'lan' }, [pool('other', ['203.0.113.1/32'])]],
+    ['names the pool; the address now in another pool', { pool: 'lan' }, [pool('lan', ['198.51.100.11-198.51.100.12']), pool('b', ['198.51.100.10/32'])]],
+    ['requests the address; pool shrunk', { requestedIps: '198.51.100.10' }, [pool('lan', ['198.51.100.11-198.51.100.12'])]],
+  ];
+  for (const [name, spec, edited] of rows) {
+    const c = new Cluster(LAN());
+    c.put('s', spec);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: s gets .10`);
+    const uncovered = c.alloc.setPools(edited);
+    const o = c.reconcileAll().get('default/s');
+    t.equal(o?.status, undefined, `${name}: nothing written`);
+    t.same(o?.events, [], `${name}: no Event from reconcile (the controller's IPOutsidePools Warning stands)`);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: s keeps .10`);
+    t.equal(c.views.get('default/s')?.annotations['barelb.io/allocated-from-pool'], 'lan', `${name}: allocated-from-pool still says lan`);
+    if (!edited.some((p) => p.ranges.some((r) => r.contains(IpAddress.parse('198.51.100.10'))))) t.same(uncovered, ['default/s'], `${name}: setPools reports it`);
+    const again = c.restart().get('default/s');
+    t.equal(again?.status, undefined, `${name}: a new leader re-learns it and writes nothing`);
+    t.same(c.ips('s'), ['198.51.100.10'], `${name}: still .10 after a restart`);
+  }
+});
+
+t.test('after a pool edit uncovers its address, a Service that asks for another pool moves; the old address is not handed out again', async (t) => {
+  const c = new Cluster([pool('lan', ['198.51.100.10-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])]);
+  c.put('s', { pool: 'lan' });
+  c.setPools([pool('lan', ['198.51.100.11-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])]);
+  t.same(c.ips('s'), ['198.51.100.10'], 'kept');
+  t.same(c.put('s', { pool: 'other' }).status, ['203.0.113.1'], 'a request change still moves it');
+  t.equal(c.views.get('default/s')?.annotations['barelb.io/allocated-from-pool'], 'other');
+  t.same(c.put('s', { pool: 'lan' }).status, ['198.51.100.11'], 'and back into the shrunk pool, not onto the old address');
+});
+
+t.test('a Service whose status shows an address from another pool than it names is moved, with or without a restart', async (t) => {
+  const pools = [pool('lan', ['198.51.100.10-198.51.100.12']), pool('other', ['203.0.113.1-203.0.113.2'])];
+  const c = new Cluster(pools);
+  c.put('s', { pool: 'other' });
+  t.same(c.ips('s'), ['203.0.113.1']);
+  const view = c.views.get('default/s');
+  // the annotation changed while no controller ran
+  if (view) c.views.set('default/s', { ...view, annotations: { ...view.annotations, 'barelb.io/address-pool': 'lan' } });
+  t.same(c.restart().get('default/s')?.status, ['198.51.100.10'], 'allocated-from-pool says other: a request change, so it moves');
 });

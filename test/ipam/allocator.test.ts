@@ -287,6 +287,46 @@ t.test('sharing an address by sharing key and disjoint ports', async (t) => {
   t.same(ok(t, al.assign(req('default/new'))), ['10.0.0.0'], 'free again once nobody uses it');
 });
 
+t.test('adopt re-asserts what a Service holds: its ports and sharing key as it states them now', async (t) => {
+  const X = '10.0.0.0';
+  const rows: [name: string, before: ReqOpts, after: ReqOpts, newcomer: ReqOpts, want: string][] = [
+    ['new port: taken', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/8080'] }, '10.0.0.1'],
+    ['new protocol: taken', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['UDP/80'] }, { sharingKey: 'k', ports: ['UDP/80'] }, '10.0.0.1'],
+    ['old port: free', { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/8080'] }, { sharingKey: 'k', ports: ['TCP/80'] }, X],
+    ['old key: no longer joins', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'k', ports: ['TCP/443'] }, '10.0.0.1'],
+    ['new key: joins', { sharingKey: 'k' }, { sharingKey: 'j' }, { sharingKey: 'j', ports: ['TCP/443'] }, X],
+    ['key dropped', { sharingKey: 'k' }, {}, { sharingKey: 'k', ports: ['TCP/443'] }, '10.0.0.1'],
+    ['key added', {}, { sharingKey: 'k' }, { sharingKey: 'k', ports: ['TCP/443'] }, X],
+  ];
+  for (const [name, before, after, newcomer, want] of rows) {
+    const al = new Allocator([spec('a', ['10.0.0.0/29'])]);
+    t.same(ok(t, al.assign(req('default/a', before)), name), [X]);
+    t.same(ok(t, al.adopt(req('default/a', after), [ip(X)]), `${name}: re-asserted`), [X]);
+    t.same(al.usage(), [{ name: 'a', size: 8n, used: 1n }], `${name}: still one address in use`);
+    t.same(ok(t, al.assign(req('default/d', newcomer)), name), [want], `${name}: newcomer`);
+  }
+
+  // a clash changes nothing: the others keep the address and the old record stands
+  const al = new Allocator([spec('a', ['10.0.0.0/29'])]);
+  al.assign(req('default/a', { sharingKey: 'k', ports: ['TCP/80'] }));
+  al.assign(req('default/b', { sharingKey: 'k', ports: ['TCP/443'] }));
+  const clashes: [name: string, after: ReqOpts, why: string][] = [
+    ['ports overlap', { sharingKey: 'k', ports: ['TCP/443'] }, 'both use TCP/443'],
+    ['other key', { sharingKey: 'j' }, 'its sharing key is "k", not "j"'],
+    ['no key', {}, 'set barelb.io/allow-shared-ip: "k" to share it'],
+  ];
+  for (const [name, after, why] of clashes) {
+    const e = err(t, al.adopt(req('default/a', after), [ip(X)]), name);
+    t.ok(e instanceof IpInUseError, `${name}: IpInUseError`);
+    t.match(e?.message, why, `${name}: says why`);
+    t.same(al.holdersOf(ip(X)), ['default/a', 'default/b'], `${name}: holders unchanged`);
+  }
+  t.same(ok(t, al.assign(req('default/c', { sharingKey: 'k', ports: ['TCP/80'] }))), ['10.0.0.1'], "a's record still says TCP/80");
+  // re-asserting every pass must not reorder the holders an IpInUseError lists, or each pass would be a new Warning
+  ok(t, al.adopt(req('default/a', { sharingKey: 'k', ports: ['TCP/80'] }), [ip(X)]));
+  t.same(al.holdersOf(ip(X)), ['default/a', 'default/b'], 'holders in the order they came');
+});
+
 t.test('sharing prefers the lowest address already shared under the key', async (t) => {
   const al = new Allocator([spec('a', ['10.0.0.0/29']), spec('b', ['10.0.1.0/29'])]);
   al.assign(req('default/plain'));
@@ -465,6 +505,38 @@ t.test('setPools never changes which addresses a Service has', async (t) => {
   t.same(texts(al.assignmentOf('default/s1')?.ips ?? []), ['10.0.0.0'], 'kept though the pool now avoids and refuses it');
   t.equal(al.assignmentOf('default/s1')?.pool, 'a');
   t.same(al.usage(), [{ name: 'a', size: 3n, used: 0n }]);
+});
+
+t.test('from: the pool an address was given from survives pool edits, so a Service naming that pool is still satisfied', async (t) => {
+  const lan = spec('lan', ['10.0.0.0/30']);
+  const rows: [name: string, edited: PoolSpec[], pool: string | undefined][] = [
+    ['shrunk', [spec('lan', ['10.0.0.2/31'])], undefined],
+    ['removed', [], undefined],
+    ['moved into another pool', [spec('lan', ['10.0.0.2/31']), spec('b', ['10.0.0.0/31'])], 'b'],
+    ['renamed', [spec('b', ['10.0.0.0/30'])], 'b'],
+  ];
+  for (const [name, edited, pool] of rows) {
+    const al = new Allocator([lan, spec('other', ['10.0.1.0/30'])]);
+    const r = al.assign(req('default/s', { pool: 'lan' }));
+    t.same(ok(t, r, name), ['10.0.0.0']);
+    al.setPools([...edited, spec('other', ['10.0.1.0/30'])]);
+    const a = al.assignmentOf('default/s');
+    t.match(a, { pool, from: 'lan' }, `${name}: pool follows the config, from does not`);
+    if (!a) continue;
+    t.ok(al.satisfies(req('default/s', { pool: 'lan' }), a), `${name}: still answers pool: lan`);
+    t.ok(al.satisfies(req('default/s'), a), `${name}: and no pool`);
+    t.notOk(al.satisfies(req('default/s', { pool: 'other' }), a), `${name}: not another pool`);
+    t.same(ok(t, al.adopt(req('default/s', { pool: 'lan' }), a.ips, a.from), `${name}: re-asserted`), ['10.0.0.0']);
+    t.equal(al.assignmentOf('default/s')?.from, 'lan', `${name}: from kept`);
+  }
+
+  const al = new Allocator([lan]);
+  al.adopt(req('default/a'), [ip('10.0.0.1')]);
+  t.equal(al.assignmentOf('default/a')?.from, 'lan', 'adopt: the pool holding it now by default');
+  al.adopt(req('default/b'), [ip('10.0.0.2')], 'gone');
+  t.equal(al.assignmentOf('default/b')?.from, 'gone', 'adopt: what the cluster says');
+  al.adopt(req('default/c'), [ip('192.168.0.1')]);
+  t.equal(al.assignmentOf('default/c')?.from, undefined, 'adopt: outside every pool, said by nobody');
 });
 
 t.test('adopt takes what the cluster says, ignoring pool rules', async (t) => {

@@ -126,6 +126,8 @@ export class Speaker {
   /** Bumped when the interfaces or the config's announce.interfaces change: per-IP interface choices are redone then. */
   private interfacesGeneration = 0;
   private apiReachable = true;
+  /** The last write of this node's Lease was answered: a silently dropped connection shows here within its deadline. */
+  private leaseWritable = true;
   /** Addresses refused (address guard), with why: a Warning once per address and reason. */
   private refused = new Map<string, AddressRefusal>();
   /** The next time a listening interface finishes listening: decide again then. */
@@ -189,7 +191,10 @@ export class Speaker {
       minGapMs: LEASE_MIN_GAP_MS,
       deadlineMs: API_DEADLINE_MS,
       log: log.child({ part: 'lease' }),
-      onWrite: (result) => this.opts.metrics.leaseWrites.inc({ result }),
+      onWrite: (result) => {
+        this.opts.metrics.leaseWrites.inc({ result });
+        this.leaseWritable = result === 'ok';
+      },
     });
 
     // A SIGTERM while the API server is unreachable must not wait for it to come back.
@@ -322,7 +327,7 @@ export class Speaker {
       for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
     }
     if (now - this.interfacesReadAtMs > 1000) this.readInterfaces(now);
-    const reachable = this.services.connected;
+    const reachable = this.services.connected && this.leaseWritable;
     if (reachable !== this.apiReachable) {
       this.apiReachable = reachable;
       this.opts.metrics.apiReachable.set(reachable ? 1 : 0);

@@ -20,6 +20,19 @@ import { eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
 import { isLive, readSpeakerLease } from '../src/election/speaker-lease.js';
 
 const run = promisify(execFile);
+
+/**
+ * The environment for programs a test starts: the test's own, without tap's process-tracking hook. That
+ * hook (NODE_OPTIONS --import of @tapjs/processinfo) costs each Node process seconds of CPU at start; with
+ * a controller, three speakers and three backends starting at once on two cores, start-up went past 20 s.
+ */
+function childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env['NODE_OPTIONS'];
+  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_PROCESSINFO_')) delete env[k];
+  return env;
+}
+
 /** The repository root, from the source file or its compiled copy under dist/. */
 function findRoot(dir: string): string {
   for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) if (existsSync(path.join(d, 'package.json'))) return d;
@@ -65,7 +78,7 @@ export const lab = {
 
 /** Runs a command in a lab namespace; resolves with stdout, rejects with stderr. */
 export async function inNs(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
-  const { stdout } = await run('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+  const { stdout } = await run('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20, env: childEnv() });
   return stdout;
 }
 
@@ -99,7 +112,7 @@ function capture(child: ChildProcess, label: string): () => string {
 
 /** Starts a long-running process; killed by PID in teardown. Used by the integration suite too. */
 export function startTracked(t: Teardown, cmd: string, args: string[], label: string, env?: Record<string, string>): Proc {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
   const output = capture(child, label);
   const exited = once(child, 'exit');
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
@@ -222,7 +235,7 @@ export async function kubeProxiesCurrent(namespace: string, backendPort: number)
 }
 
 export async function ingressIp(namespace: string, name: string): Promise<string> {
-  return eventually(`${namespace}/${name} to get an address`, 20_000, async () => {
+  return eventually(`${namespace}/${name} to get an address`, 60_000, async () => {
     const out = await kubectl(['get', 'service', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     return out.trim() || undefined;
   });

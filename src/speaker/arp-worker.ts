@@ -32,6 +32,11 @@ interface OpenInterface {
   heartbeats: PacketSocket | undefined;
 }
 const interfaces = new Map<string, OpenInterface>();
+/** What this node answers for, as heartbeats claim it; rebuilt after any change (the sender keeps work per array). */
+let claims: string[] | undefined;
+const claimsChanged = (): void => {
+  claims = undefined;
+};
 let counts = new Map<string, number>();
 const bump = (ifname: string, key: string, n = 1): void => {
   const k = `${ifname}\0${key}`;
@@ -81,6 +86,7 @@ function guard(): void {
       withdrawn.push(ip);
     }
   }
+  claimsChanged();
   log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'this thread was stalled past the failure timeout: stopped answering until the speaker decides again');
   post({ type: 'stalled', gapMs, withdrawn });
 }
@@ -90,7 +96,7 @@ function beat(): void {
   guard();
   const now = performance.now();
   hb.heard.tick(now);
-  const claims = [...interfaces.values()].flatMap((o) => [...o.responder.addresses]);
+  claims ??= [...interfaces.values()].flatMap((o) => [...o.responder.addresses]);
   const open = [...interfaces].filter(([, o]) => o.heartbeats !== undefined).map(([ifname]) => ifname);
   for (const out of hb.sender.beat(now, open, claims, (ifname) => hb?.heard.hearing(ifname, now) ?? [])) {
     const o = interfaces.get(out.ifname);
@@ -155,10 +161,13 @@ function perform(call: ArpCall): void {
     }
     case 'announce':
       guard();
+      claimsChanged();
       return interfaces.get(call.ifname)?.responder.announce(call.ip);
     case 'withdraw':
+      claimsChanged();
       return interfaces.get(call.ifname)?.responder.withdraw(call.ip);
     case 'stop': {
+      claimsChanged();
       const o = interfaces.get(call.ifname);
       o?.responder.stop();
       o?.heartbeats?.close();

@@ -23,7 +23,16 @@ export interface OutgoingHeartbeat {
   readonly heartbeat: Heartbeat;
 }
 
+interface PreparedClaims {
+  readonly claims: readonly string[];
+  readonly digest: string;
+  /** Distinct addresses (chunks hold each once). */
+  readonly total: number;
+  chunksFor(hearsCount: number): string[][];
+}
+
 export class HeartbeatSender {
+  private claimsCache: PreparedClaims | undefined;
   private seq = 0;
   private lastBeatMs: number | undefined;
   private rotation = 0;
@@ -61,17 +70,19 @@ export class HeartbeatSender {
 
   /**
    * The heartbeats for one round: one per interface, each with the next chunk of the claims, or every chunk
-   * when the claims changed since they last went out whole. `hearing(ifname)`: peers heard there.
+   * when the claims changed since they last went out whole. `hearing(ifname)`: peers heard there. Hand in
+   * the same `claims` array while they do not change: their digest and chunks are kept for it.
    */
   beat(nowMs: number, interfaces: readonly string[], claims: readonly string[], hearing: (ifname: string) => readonly string[]): OutgoingHeartbeat[] {
     this.lastBeatMs = nowMs;
-    const digest = claimsDigest(claims);
+    const cached = this.prepared(claims);
+    const digest = cached.digest;
     const flags: HeartbeatFlags = { leaving: this.leaving, apiReachable: this.apiReachable, rejoining: nowMs < this.rejoiningUntilMs };
     const out: OutgoingHeartbeat[] = [];
     for (const ifname of interfaces) {
       const all = this.fullySent.get(ifname) !== digest;
       const hears = hearing(ifname).map(nodeId);
-      const chunks = claimChunks(claims, this.config.node, hears.length);
+      const chunks = cached.chunksFor(hears.length);
       const indexes = all ? chunks.map((_, i) => i) : [this.rotation % chunks.length];
       for (const i of indexes) {
         out.push({
@@ -82,7 +93,7 @@ export class HeartbeatSender {
             seq: this.nextSeq(),
             flags,
             claimsDigest: digest,
-            claimsTotal: new Set(chunks.flat()).size,
+            claimsTotal: cached.total,
             chunkIndex: i,
             chunkCount: chunks.length,
             claims: chunks[i] as string[],
@@ -94,6 +105,24 @@ export class HeartbeatSender {
     this.fullySent = new Map(interfaces.map((ifname) => [ifname, digest]));
     this.rotation++;
     return out;
+  }
+
+  /**
+   * Digest and chunks of `claims`, kept while the caller hands in the same array: canonicalizing, sorting and
+   * hashing thousands of addresses ten times a second would be most of a speaker's idle CPU.
+   */
+  private prepared(claims: readonly string[]): PreparedClaims {
+    if (this.claimsCache?.claims !== claims) {
+      const byHears = new Map<number, string[][]>();
+      const chunksFor = (hearsCount: number): string[][] => {
+        let chunks = byHears.get(hearsCount);
+        if (!chunks) byHears.set(hearsCount, (chunks = claimChunks(claims, this.config.node, hearsCount)));
+        return chunks;
+      };
+      const first = chunksFor(0);
+      this.claimsCache = { claims, digest: claimsDigest(claims), total: first.reduce((n, c) => n + c.length, 0), chunksFor };
+    }
+    return this.claimsCache;
   }
 
   private nextSeq(): number {

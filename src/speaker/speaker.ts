@@ -437,6 +437,8 @@ export class Speaker {
     this.awaitingForward.clear();
     forwarder.apply(this.forwards(vips)).then(
       () => {
+        const fresh = [...vips].filter((ip) => !this.forwarded.has(ip));
+        if (fresh.length > 0) this.log.debug({ vips: fresh }, 'nodeport rewrites in place; answering ARP for these may start');
         this.forwarded = vips;
         this.forwarding = false;
         this.undecided = true;

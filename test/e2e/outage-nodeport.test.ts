@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import {
-  ROOT, apply, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
+  ROOT, apply, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // The speakers in `--forward nodeport` mode in front of the real kube-proxy,
@@ -12,6 +12,8 @@ const run = promisify(execFile);
 const controlPlane = (cmd: string) => run('bash', [path.join(ROOT, 'scripts/control-plane.sh'), cmd]);
 const NS = 'e2e-nodeport';
 const speakers = new Map<string, Proc>();
+// Speakers restarted inside a subtest must outlive it: their teardown belongs to the file.
+const file = t;
 
 t.before(async () => {
   await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
@@ -20,7 +22,7 @@ t.before(async () => {
   startController(t);
   for (const n of lab.nodes) {
     startBackend(t, n, 8080, `backend-${n}`);
-    speakers.set(n, startSpeaker(t, n, ['--forward', 'nodeport']));
+    speakers.set(n, startSpeaker(t, n, ['--forward', 'nodeport', '--log-level', 'debug']));
   }
 });
 t.teardown(async () => {
@@ -33,7 +35,7 @@ async function nftCounter(node: string, vip: string): Promise<number> {
   return Number(/counter packets (\d+)/.exec(line ?? '')?.[1] ?? 0);
 }
 
-/** ARP may answer a moment before the rewrite is in (kube-proxy carries those first packets): wait for it. */
+/** The rewrite for `vip` on `node` (a holder installs it before it answers ARP; reading it can lag the log). */
 async function rewriteInstalled(node: string, vip: string): Promise<void> {
   await eventually(`the rewrite for ${vip} on ${node}`, 10_000, async () =>
     (await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'ip', 'barelb']).catch(() => '')).includes(`ip daddr ${vip} `) ? true : undefined,
@@ -61,9 +63,34 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
   t.ok((await nftCounter(holder, ip2)) > 0, 'Cluster traffic also through the rewrite');
 });
 
+t.test('a new holder installs the rewrite before it answers ARP', async (t) => {
+  const ip = await ingressIp(NS, 'np-cluster');
+  const holder = await eventually(`one node to answer ARP for ${ip}`, 20_000, () => arpHolder(ip));
+  await (speakers.get(holder) as Proc).kill('SIGKILL');
+  const next = await eventually(`another node to answer ARP for ${ip}`, 20_000, async () => {
+    const h = await arpHolder(ip);
+    return h && h !== holder ? h : undefined;
+  });
+  const lines = (speakers.get(next) as Proc).output().split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as { msg?: string; ip?: string; vips?: string[] }];
+    } catch {
+      return [];
+    }
+  });
+  const announced = lines.findIndex((l) => l.msg === 'announcing' && l.ip === ip);
+  const installed = lines.findIndex((l) => l.msg?.startsWith('nodeport rewrites in place') && l.vips?.includes(ip));
+  t.ok(announced > 0, `${next} logged that it announces ${ip}`);
+  t.ok(installed >= 0 && installed < announced, `its rewrite for ${ip} was in place first (log lines ${installed} < ${announced})`);
+  await rewriteInstalled(next, ip);
+  t.ok(await eventually('a response through the new holder', 10_000, () => fetchFromClient(`http://${ip}/`)), 'served by the new holder');
+  speakers.set(holder, startSpeaker(file, holder, ['--forward', 'nodeport', '--log-level', 'debug']));
+});
+
 t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t) => {
   const ips = [await ingressIp(NS, 'np-local'), await ingressIp(NS, 'np-cluster')];
-  const holdersBefore = await Promise.all(ips.map((ip) => announcerOf(ip)));
+  const holdersBefore = [];
+  for (const ip of ips) holdersBefore.push(await eventually(`one node to answer ARP for ${ip}`, 20_000, () => arpHolder(ip)));
   t.teardown(() => controlPlane('start-apiserver').catch(() => undefined));
   await controlPlane('stop-apiserver');
   const until = Date.now() + 30_000;
@@ -88,7 +115,7 @@ t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t
   t.ok(ok > 50, `${ok} requests answered`);
   await controlPlane('start-apiserver');
   for (const [i, ip] of ips.entries()) {
-    const h = await eventually(`the Lease of ${ip} to be readable again`, 30_000, () => announcerOf(ip));
+    const h = await eventually(`one node to answer ARP for ${ip}`, 30_000, () => arpHolder(ip));
     t.equal(h, holdersBefore[i], `${ip} is still announced by ${h}`);
   }
   t.ok(await fetchFromClient(`http://${ips[0]}/`, 2), 'still serving after the API server returned');

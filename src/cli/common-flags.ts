@@ -1,4 +1,4 @@
-import { DEFAULT_LB_CLASS } from '../controller/annotations.js';
+import { DEFAULT_LB_CLASS } from '../names.js';
 import { createRootLogger, logFormatOf, type Logger } from '../observability/logger.js';
 
 /** Flags every command that reads the cluster shares, with one meaning everywhere. */

@@ -2,8 +2,8 @@ import type { Allocator, Assignment } from '../ipam/allocator.js';
 import type { AllocationError } from '../ipam/errors.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { canonicalIp, type IpAddress } from '../net/ip.js';
-import { ANNOTATION } from './annotations.js';
-import { handles, readRequest, shownAddresses } from './service-request.js';
+import { ANNOTATION, REASON, handles } from '../names.js';
+import { readRequest, shownAddresses } from './service-request.js';
 
 export interface ServiceEvent {
   readonly type: 'Normal' | 'Warning';
@@ -11,14 +11,6 @@ export interface ServiceEvent {
   readonly message: string;
 }
 
-export const REASON = {
-  assigned: 'IPAllocated',
-  released: 'IPReleased',
-  failed: 'AllocationFailed',
-  invalid: 'InvalidRequest',
-  outsidePools: 'IPOutsidePools',
-  conflict: 'IPConflict',
-} as const;
 
 /** What to write back for one Service. */
 export interface Outcome {

@@ -2,16 +2,12 @@ import { InvalidRequestError } from '../ipam/errors.js';
 import type { AddressRequest, IpFamilyPolicy } from '../ipam/allocator.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { IpAddress, type IpFamily } from '../net/ip.js';
-import { ANNOTATION } from './annotations.js';
+import { ANNOTATION } from '../names.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SHARING_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$/;
 const POLICIES: readonly string[] = ['SingleStack', 'PreferDualStack', 'RequireDualStack'];
 
-/** Whether this controller is responsible for the Service's address. */
-export function handles(view: ServiceView, lbClass: string): boolean {
-  return view.type === 'LoadBalancer' && (view.loadBalancerClass === undefined || view.loadBalancerClass === lbClass);
-}
 
 export interface ReadRequest {
   /** The request, with any invalid part left out. */

@@ -1,5 +1,5 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
-import { ANNOTATION } from '../controller/annotations.js';
+import { ANNOTATION } from '../names.js';
 import type { ServiceView } from './service-view.js';
 
 /**

@@ -9,7 +9,7 @@ import { loadConfig } from '../config/config-loader.js';
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { formatWarning } from '../config/convert/conversion.js';
 import { DEFAULT_ANNOUNCE, type AnnounceSpec, type PoolSpec } from '../config/types.js';
-import { handles } from '../controller/service-request.js';
+import { REASON, handles } from '../names.js';
 import type { Heartbeat } from '../election/heartbeat-frame.js';
 import { chooseHolder, type Contender } from '../election/holder-choice.js';
 import { Membership, type LivePeer } from '../election/membership.js';
@@ -493,7 +493,7 @@ export class Speaker {
       for (const u of out.get(ip) ?? []) {
         this.events.record(
           { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
-          { type: 'Warning', reason: 'AddressRefused', message: `node ${this.opts.node} does not announce ${ip}: it ${describeRefusal(why)}` },
+          { type: 'Warning', reason: REASON.refused, message: `node ${this.opts.node} does not announce ${ip}: it ${describeRefusal(why)}` },
         );
       }
     }
@@ -518,7 +518,7 @@ export class Speaker {
     for (const u of users) {
       this.events.record(
         { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
-        { type: 'Normal', reason: 'AnnouncingIP', message: `node ${this.opts.node} announces ${st.ip} on ${iface.name}` },
+        { type: 'Normal', reason: REASON.announcing, message: `node ${this.opts.node} announces ${st.ip} on ${iface.name}` },
       );
     }
   }

@@ -1,8 +1,7 @@
 import type { ConfigFormat } from '../config/convert/config-format.js';
-import { DEFAULT_LB_CLASS, ANNOTATION } from '../controller/annotations.js';
+import { ANNOTATION, DEFAULT_LB_CLASS, REASON, handles } from '../names.js';
 import { loadConfig } from '../config/config-loader.js';
-import { REASON } from '../controller/reconcile.js';
-import { handles, readRequest, shownAddresses } from '../controller/service-request.js';
+import { readRequest, shownAddresses } from '../controller/service-request.js';
 import { AddressPool } from '../ipam/address-pool.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { isLive, readSpeakerLease, SPEAKER_LEASE_ANNOTATION, SPEAKER_LEASE_PREFIX, type SpeakerLeaseView } from '../election/speaker-lease.js';
@@ -87,7 +86,6 @@ export interface StatusReport {
 const PENDING_REASONS: readonly string[] = [REASON.failed, REASON.invalid, REASON.conflict];
 const CONFIG_REASONS: readonly string[] = ['InvalidConfig', 'ConfigLoaded'];
 // The Warning a speaker records on a Service when its address guard refuses the Service's address.
-const REFUSED_REASON = 'AddressRefused';
 
 /** A speaker's Lease, read back: `namespace/name`, what it says, and whether it is live now. */
 interface SpeakerLease {
@@ -259,7 +257,7 @@ function whyNotAnnounced(ip: string, f: NotAnnouncedFacts): { reason: string | u
   if (f.outsidePools) return { reason: undefined, message: `${none}: the speakers refuse to announce addresses outside the configured pools${expired}` };
   const refused = latest(
     f.events,
-    (e) => e.kind === 'Service' && e.reason === REFUSED_REASON && mentions(e.message, ip) && f.users.some((u) => e.namespace === u.namespace && e.name === u.name && sameUid(e.uid, u.uid)),
+    (e) => e.kind === 'Service' && e.reason === REASON.refused && mentions(e.message, ip) && f.users.some((u) => e.namespace === u.namespace && e.name === u.name && sameUid(e.uid, u.uid)),
   );
   if (refused) {
     return { reason: refused.reason, message: `${none}; the latest refusal (${formatAge(f.nowMs - refused.lastMs)} ago): ${refused.message}${expired}` };

@@ -1,4 +1,4 @@
-import { ANNOTATION, DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
+import { ANNOTATION, DEFAULT_LB_CLASS } from '../../src/names.js';
 import { reconcileService, relearn, type Outcome } from '../../src/controller/reconcile.js';
 import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { DEFAULT_LB_CLASS } from '../../src/controller/annotations.js';
-import { reconcileService, REASON, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
+import { DEFAULT_LB_CLASS, REASON } from '../../src/names.js';
+import { reconcileService, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
 import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import { IpAddress } from '../../src/net/ip.js';

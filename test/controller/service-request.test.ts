@@ -1,5 +1,6 @@
 import t from 'tap';
-import { handles, readRequest } from '../../src/controller/service-request.js';
+import { readRequest } from '../../src/controller/service-request.js';
+import { handles } from '../../src/names.js';
 import { view } from '../fixtures.js';
 
 t.test('handles: LoadBalancer Services of no class or ours', async (t) => {

@@ -1,0 +1,39 @@
+import type { ServiceView } from './k8s/service-view.js';
+
+/*
+ * Names users see and several programs share: the controller writes them, the speaker and `barelb status`
+ * read them. One module that imports nothing of theirs, so no feature folder reaches into another's
+ * internals for a string. A user-facing contract: README lists every one.
+ */
+
+/** Service annotations barelb reads (set by users) and writes. */
+export const ANNOTATION = {
+  /** Pick the pool to assign from. */
+  addressPool: 'barelb.io/address-pool',
+  /** Request specific addresses: `IP[,IP]`. */
+  loadBalancerIPs: 'barelb.io/loadBalancerIPs',
+  /** Services with the same key may share an IP when their ports differ. */
+  allowSharedIp: 'barelb.io/allow-shared-ip',
+  /** Written by the controller: the pool the assigned addresses came from. */
+  allocatedFromPool: 'barelb.io/allocated-from-pool',
+} as const;
+
+/** Handled when `spec.loadBalancerClass` is unset or equals `--lb-class`. */
+export const DEFAULT_LB_CLASS = 'barelb.io/barelb';
+
+/** Event reasons on Services: the controller's, then the speakers'. */
+export const REASON = {
+  assigned: 'IPAllocated',
+  released: 'IPReleased',
+  failed: 'AllocationFailed',
+  invalid: 'InvalidRequest',
+  outsidePools: 'IPOutsidePools',
+  conflict: 'IPConflict',
+  announcing: 'AnnouncingIP',
+  refused: 'AddressRefused',
+} as const;
+
+/** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */
+export function handles(view: ServiceView, lbClass: string): boolean {
+  return view.type === 'LoadBalancer' && (view.loadBalancerClass === undefined || view.loadBalancerClass === lbClass);
+}

@@ -282,12 +282,9 @@ export class Speaker {
     const now = performance.now();
     this.opts.metrics.stalls.inc();
     this.log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'stalled past the failure timeout: withdrew everything; listening before taking addresses again');
-    for (const st of this.states.values()) {
-      if (!st.announced) continue;
-      st.announced = false;
-      st.responder = undefined;
-      this.forwardsStale = true;
-    }
+    // The thread withdrew what it held; an announce sent after its check but before this report would
+    // still stand there, so every address is withdrawn again from here (a no-op where already done).
+    for (const st of this.states.values()) this.withdraw(st);
     for (const ifname of this.listeningSince.keys()) this.listeningSince.set(ifname, now);
     this.undecided = true;
   }

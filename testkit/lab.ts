@@ -16,22 +16,10 @@ import { promisify } from 'node:util';
 export interface Teardown {
   teardown(fn: () => unknown): void;
 }
-import { eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
+import { childEnv, eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
 import { isLive, readSpeakerLease } from '../src/election/speaker-lease.js';
 
 const run = promisify(execFile);
-
-/**
- * The environment for programs a test starts: the test's own, without tap's process-tracking hook. That
- * hook (NODE_OPTIONS --import of @tapjs/processinfo) costs each Node process seconds of CPU at start; with
- * a controller, three speakers and three backends starting at once on two cores, start-up went past 20 s.
- */
-function childEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  delete env['NODE_OPTIONS'];
-  for (const k of Object.keys(env)) if (k.startsWith('_TAPJS_PROCESSINFO_')) delete env[k];
-  return env;
-}
 
 /** The repository root, from the source file or its compiled copy under dist/. */
 function findRoot(dir: string): string {

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import { startTracked } from '../../testkit/lab.js';
-import { eventually, runKubectl } from '../../testkit/support.js';
+import { childEnv, eventually, runKubectl } from '../../testkit/support.js';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -177,7 +177,7 @@ export async function startController(t: Test, args: string[], opts: { env?: Rec
 
 export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: childEnv() });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

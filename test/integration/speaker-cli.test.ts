@@ -5,13 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { CLI, apply, eventually, kubeconfigPath, namespaces, uniqueName } from './harness.js';
+import { childEnv } from '../../testkit/support.js';
 
 // `barelb speaker` as a user meets it: help, flag errors, and a missing capability.
 function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out: string }> {
   const [cmd, ...rest] = prefix.length ? prefix : [process.execPath];
   const argv = prefix.length ? [...rest, process.execPath, CLI, ...args] : [CLI, ...args];
   return new Promise((resolve) => {
-    execFile(cmd as string, argv, { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(cmd as string, argv, { timeout: 20_000, env: childEnv() }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
     });
   });
@@ -59,7 +60,7 @@ t.test('SIGTERM while the API server is unreachable: exits at once with 0', asyn
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = path.join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: x}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n');
-  const child = spawn(process.execPath, [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfig, '--metrics-addr', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfig, '--metrics-addr', ''], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { CLI, ROOT, eventually, freePort, runCli } from '../harness.js';
+import { childEnv } from '../../../testkit/support.js';
 
 const FLAG = /^\s*'?([a-z][a-z-]*)'?:\s*\{\s*type:/gm;
 
@@ -138,7 +139,7 @@ async function runAgainstClosedPort(t: Test, extra: string[], ms: number): Promi
   const child = spawn(
     process.execPath,
     [CLI, 'controller', '--kubeconfig', kubeconfig, '--metrics-addr', `127.0.0.1:${metricsPort}`, '--retry-period', '500ms', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECONFIG: '' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv({ KUBECONFIG: '' }) },
   );
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   t.teardown(() => {

@@ -7,7 +7,9 @@
  * 2. A peer that announces the IP and does not hear this node believes this node dead and will never yield
  *    to it: this node yields. (One-way loss settles on the side that cannot hear.)
  * 3. No preemption: if anyone announces the IP already (this node included), the best-ranked of those keeps
- *    it. Two announcers (a healed partition) settle on the better-ranked one.
+ *    it. Two announcers (a healed partition) settle on the better-ranked one. A node back from a stall
+ *    (rejoining) counts as an announcer only where nobody else announces, and itself yields every IP another
+ *    node announces: whoever took over while it was stalled keeps what it took.
  * 4. Nobody announces it: the best-ranked of the live eligible nodes takes it, and only once this node has
  *    listened long enough to know who announces what (mayTakeNew).
  * Every node computes the same answer from the same view, so once views agree there is one announcer.
@@ -20,6 +22,8 @@ export interface Contender {
   readonly announces: boolean;
   /** Its heartbeats list this node among the peers it hears. */
   readonly hearsMe: boolean;
+  /** It is back from a stall and has not decided yet what it keeps. */
+  readonly rejoining?: boolean;
 }
 
 export interface HolderInput {
@@ -30,6 +34,8 @@ export interface HolderInput {
   readonly selfAnnounces: boolean;
   /** This node has listened for a whole failure timeout on the interface since it (re)joined. */
   readonly mayTakeNew: boolean;
+  /** This node is back from a stall: it keeps only what no other node announces. */
+  readonly rejoining?: boolean;
   /** Live peers on the IP's interface that are eligible for it (this node excluded). */
   readonly contenders: readonly Contender[];
   /** Rank of a node for the IP: higher is better (the rendezvous weight). Ties broken by name. */
@@ -42,8 +48,12 @@ export type HolderVerdict =
 
 export function chooseHolder(input: HolderInput): HolderVerdict {
   if (!input.selfEligible) return { announce: false, why: 'ineligible' };
-  const announcers = input.contenders.filter((c) => c.announces);
+  const others = input.contenders.filter((c) => c.announces);
+  const settled = others.filter((c) => !c.rejoining);
+  // A rejoining announcer counts only where no settled node (this one included) announces the IP.
+  const announcers = settled.length > 0 || (input.selfAnnounces && !input.rejoining) ? settled : others;
   if (announcers.some((c) => !c.hearsMe)) return { announce: false, why: 'not-heard' };
+  if (input.rejoining && settled.length > 0) return { announce: false, why: 'held-elsewhere' };
   if (announcers.length > 0 || input.selfAnnounces) {
     const names = announcers.map((c) => c.node);
     if (input.selfAnnounces) names.push(input.self);

@@ -33,6 +33,8 @@ export interface LivePeer {
   /** Its last heartbeat on this interface listed this node among those it hears. */
   readonly hearsMe: boolean;
   readonly apiReachable: boolean;
+  /** Back from a stall, not yet settled on what it keeps. */
+  readonly rejoining: boolean;
 }
 
 interface Assembly {
@@ -51,6 +53,7 @@ interface Peer {
   readonly heard: Map<string, { atMs: number; hears: ReadonlySet<number> }>;
   leaving: boolean;
   apiReachable: boolean;
+  rejoining: boolean;
   claims: ReadonlySet<string>;
   claimsDigest: string;
   assembly: Assembly | undefined;
@@ -91,7 +94,7 @@ export class Membership {
     if (!p || hb.incarnation > p.incarnation) {
       // A new process on that node: nothing the old one said holds any more.
       const wasLive = p !== undefined && this.liveOnAny(p, nowMs);
-      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, claims: EMPTY, claimsDigest: EMPTY_DIGEST, assembly: undefined };
+      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, assembly: undefined };
       this.peers.set(hb.node, p);
       if (wasLive || hb.claimsTotal > 0) this.changes++;
     }
@@ -103,8 +106,9 @@ export class Membership {
     if (!wasLive || hb.flags.leaving !== p.leaving || before.hears.has(this.selfId) !== hears.has(this.selfId)) this.changes++;
     p.heard.set(ifname, { atMs: nowMs, hears });
     p.leaving = hb.flags.leaving;
-    if (p.apiReachable !== hb.flags.apiReachable) {
+    if (p.apiReachable !== hb.flags.apiReachable || p.rejoining !== hb.flags.rejoining) {
       p.apiReachable = hb.flags.apiReachable;
+      p.rejoining = hb.flags.rejoining;
       this.changes++;
     }
     this.assemble(p, hb);
@@ -143,7 +147,7 @@ export class Membership {
     for (const p of this.peers.values()) {
       const h = p.heard.get(ifname);
       if (!h || p.leaving || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
-      out.push({ node: p.node, claims: p.claims, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable });
+      out.push({ node: p.node, claims: p.claims, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
     }
     return out;
   }

@@ -9,6 +9,8 @@ import { ConflictThrottle } from './conflict-throttle.js';
 export interface ArpCounters {
   observe(decision: ArpDecision, ifname: string): void;
   garpSent(ifname: string): void;
+  /** A frame not looked at: the speaker is suspended after a stall. */
+  suspended(ifname: string): void;
 }
 
 /** Gratuitous ARP after a takeover: both forms, at these offsets (ms), so a lost frame or two don't matter. */
@@ -38,8 +40,11 @@ export class ArpResponder {
     mac: MacAddress,
     private readonly counters: ArpCounters,
     private readonly log: Logger,
-    /** Runs before each received frame is looked at: the stall guard, which may withdraw everything first. */
-    private readonly beforeFrame: () => void = () => undefined,
+    /**
+     * Asked before each received frame is looked at and before anything is sent: false while the speaker is
+     * suspended after a stall (it must learn whether it was declared dead before it answers again).
+     */
+    private readonly mayAnswer: () => boolean = () => true,
   ) {
     this.mac = mac;
   }
@@ -96,7 +101,10 @@ export class ArpResponder {
   }
 
   private onFrame(frame: Uint8Array): void {
-    this.beforeFrame();
+    if (!this.mayAnswer()) {
+      this.counters.suspended(this.ifname);
+      return;
+    }
     const d = decideArp(frame, this.held, this.mac);
     this.counters.observe(d, this.ifname);
     if (d.action === 'answer') {
@@ -132,6 +140,7 @@ export class ArpResponder {
   }
 
   private sendGarp(ip: string): void {
+    if (!this.mayAnswer()) return;
     const vip = IpAddress.parse(ip);
     for (const form of ['request', 'reply'] as const) this.send(encodeGratuitousArp({ localMac: this.mac, vip, form }));
     this.counters.garpSent(this.ifname);

@@ -18,7 +18,9 @@ export type ArpCommand =
   | { readonly op: 'withdraw'; readonly ifname: string; readonly ip: string }
   | { readonly op: 'stop'; readonly ifname: string }
   | { readonly op: 'heartbeat'; readonly settings: HeartbeatSettings }
-  | { readonly op: 'flags'; readonly leaving: boolean; readonly apiReachable: boolean };
+  | { readonly op: 'flags'; readonly leaving: boolean; readonly apiReachable: boolean }
+  /** Answer again after a stall (the speaker has decided what it keeps). */
+  | { readonly op: 'resume' };
 
 export type ArpCall = ArpCommand & { readonly seq: number };
 
@@ -31,8 +33,8 @@ export type ArpReport =
   | { readonly type: 'log'; readonly line: string }
   /** An authenticated, fresh heartbeat from a peer, heard on `ifname`. */
   | { readonly type: 'heartbeat'; readonly ifname: string; readonly heartbeat: Heartbeat }
-  /** The thread was stalled past the failure timeout: it stopped answering for these addresses first. */
-  | { readonly type: 'stalled'; readonly gapMs: number; readonly withdrawn: readonly string[] };
+  /** The thread was stalled long enough for peers to declare it dead: it stopped answering until 'resume'. */
+  | { readonly type: 'stalled'; readonly gapMs: number };
 
 export interface ArpWorkerData {
   /** Int32Array over it: [0] the last acknowledged seq, [1] its status (0 ok, 1 failed). */

@@ -17,8 +17,8 @@ export interface ArpThreadEvents {
   count: ArpCountSink;
   /** An authenticated, fresh heartbeat from a peer. */
   heartbeat(ifname: string, hb: Heartbeat): void;
-  /** The thread was stalled and has stopped answering for `withdrawn`. */
-  stalled(gapMs: number, withdrawn: readonly string[]): void;
+  /** The thread was stalled and has suspended answering until resume(). */
+  stalled(gapMs: number): void;
 }
 
 /** One interface's answering, as the speaker sees it. */
@@ -77,6 +77,11 @@ export class ArpThread {
     this.call({ op: 'heartbeat', settings });
   }
 
+  /** Answering again after a stall. */
+  resume(): void {
+    this.call({ op: 'resume' });
+  }
+
   /** What the heartbeats say of this node; `leaving` sends one at once. */
   setFlags(flags: { leaving: boolean; apiReachable: boolean }): void {
     if (flags.leaving === this.flags.leaving && flags.apiReachable === this.flags.apiReachable) return;
@@ -131,8 +136,7 @@ export class ArpThread {
         } else if (m.type === 'heartbeat') {
           this.events.heartbeat(m.ifname, m.heartbeat);
         } else if (m.type === 'stalled') {
-          for (const o of this.opened.values()) for (const ip of m.withdrawn) o.held.delete(ip);
-          this.events.stalled(m.gapMs, m.withdrawn);
+          this.events.stalled(m.gapMs);
         } else {
           this.relay(m.line);
         }

@@ -74,21 +74,22 @@ function configureHeartbeats(settings: HeartbeatSettings): void {
   beat();
 }
 
-/** Before anything else this thread does: after a stall, stop answering first. */
-function guard(): void {
-  if (!hb) return;
-  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs);
-  if (gapMs === undefined) return;
-  const withdrawn: string[] = [];
-  for (const o of interfaces.values()) {
-    for (const ip of [...o.responder.addresses]) {
-      o.responder.withdraw(ip);
-      withdrawn.push(ip);
-    }
+/**
+ * Answering is suspended after a stall until the speaker has heard what its peers did meanwhile (and
+ * resumes it): peers may have declared this node dead and taken its addresses.
+ */
+let suspended = false;
+
+/** Before anything else this thread does: after a stall, stop answering first. True while answering is allowed. */
+function guard(): boolean {
+  if (!hb) return !suspended;
+  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs + 2 * hb.settings.intervalMs);
+  if (gapMs !== undefined) {
+    suspended = true;
+    log.warn({ gapMs: Math.round(gapMs) }, 'this thread was stalled long enough for peers to give up on it: not answering until the speaker has heard them');
+    post({ type: 'stalled', gapMs });
   }
-  claimsChanged();
-  log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'this thread was stalled past the failure timeout: stopped answering until the speaker decides again');
-  post({ type: 'stalled', gapMs, withdrawn });
+  return !suspended;
 }
 
 function beat(): void {
@@ -144,6 +145,7 @@ function perform(call: ArpCall): void {
         {
           observe: (d, ifname) => bump(ifname, d.action === 'ignore' || d.action === 'drop' ? `${d.action}:${d.reason}` : d.action),
           garpSent: (ifname) => bump(ifname, 'garp'),
+          suspended: (ifname) => bump(ifname, 'ignore:suspended'),
         },
         log,
         guard,
@@ -176,6 +178,9 @@ function perform(call: ArpCall): void {
     }
     case 'heartbeat':
       return configureHeartbeats(call.settings);
+    case 'resume':
+      suspended = false;
+      return;
     case 'flags':
       if (!hb) return;
       hb.sender.setApiReachable(call.apiReachable);

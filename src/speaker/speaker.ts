@@ -130,6 +130,8 @@ export class Speaker {
   private leaseWritable = true;
   /** Addresses refused (address guard), with why: a Warning once per address and reason. */
   private refused = new Map<string, AddressRefusal>();
+  /** After a stall: answering is suspended until then, and for one decision round after it this node yields. */
+  private rejoinUntilMs = -Infinity;
   /** The next time a listening interface finishes listening: decide again then. */
   private nextListenEndMs = Infinity;
 
@@ -154,7 +156,7 @@ export class Speaker {
       {
         count: (ifname, key, n) => this.countArp(ifname, key, n),
         heartbeat: (ifname, hb) => this.onHeartbeat(ifname, hb),
-        stalled: (gapMs, withdrawn) => this.onStalled(gapMs, withdrawn),
+        stalled: (gapMs) => this.onStalled(gapMs),
       },
       log.child({ part: 'arp' }),
     );
@@ -277,14 +279,17 @@ export class Speaker {
     if (hb.flags.leaving && this.membership.version !== this.lastMembershipVersion) this.tick();
   }
 
-  /** The ARP thread was stalled long enough for peers to give up on us; it already stopped answering. */
-  private onStalled(gapMs: number, withdrawn: readonly string[]): void {
+  /**
+   * The ARP thread was stalled long enough for peers to give up on us, and has suspended answering. Listen
+   * for a failure timeout (peers' heartbeats say whether they still hear us and what they took), keep only
+   * what nobody else announces, then answer again: a stall that nobody noticed moves nothing, and one that
+   * was noticed ends with no address taken back.
+   */
+  private onStalled(gapMs: number): void {
     const now = performance.now();
     this.opts.metrics.stalls.inc();
-    this.log.warn({ gapMs: Math.round(gapMs), withdrawn: withdrawn.length }, 'stalled past the failure timeout: withdrew everything; listening before taking addresses again');
-    // The thread withdrew what it held; an announce sent after its check but before this report would
-    // still stand there, so every address is withdrawn again from here (a no-op where already done).
-    for (const st of this.states.values()) this.withdraw(st);
+    this.log.warn({ gapMs: Math.round(gapMs) }, 'stalled long enough for peers to declare this node dead: not answering until it has heard them');
+    this.rejoinUntilMs = now + this.opts.heartbeat.failureTimeoutMs + this.opts.heartbeat.intervalMs;
     for (const ifname of this.listeningSince.keys()) this.listeningSince.set(ifname, now);
     this.undecided = true;
   }
@@ -362,6 +367,9 @@ export class Speaker {
     const listenFor = failure + this.opts.heartbeat.intervalMs;
     const peersOn = new Map<string, LivePeer[]>();
     this.nextListenEndMs = Infinity;
+    const rejoining = Number.isFinite(this.rejoinUntilMs);
+    const suspended = now < this.rejoinUntilMs;
+    if (suspended) this.nextListenEndMs = this.rejoinUntilMs;
     let announced = 0;
     for (const st of [...this.states.values()]) {
       const users = this.wanted.get(st.ip) ?? [];
@@ -384,13 +392,14 @@ export class Speaker {
         if (!mayTakeNew) this.nextListenEndMs = Math.min(this.nextListenEndMs, since + listenFor);
         let peers = peersOn.get(iface.name);
         if (!peers) peersOn.set(iface.name, (peers = this.membership.livePeers(iface.name, now)));
-        contenders = peers.filter((p) => eligible.has(p.node)).map((p) => ({ node: p.node, announces: p.claims.has(st.ip), hearsMe: p.hearsMe }));
+        contenders = peers.filter((p) => eligible.has(p.node)).map((p) => ({ node: p.node, announces: p.claims.has(st.ip), hearsMe: p.hearsMe, rejoining: p.rejoining }));
       }
       const verdict = chooseHolder({
         self,
         selfEligible: ifaceUp && eligible.has(self) && !this.refused.has(st.ip),
         selfAnnounces: st.announced,
         mayTakeNew,
+        rejoining,
         contenders,
         weightOf: (node) => {
           let w = st.weights.get(node);
@@ -407,6 +416,12 @@ export class Speaker {
         this.log.error({ ip: st.ip, interface: iface?.name, err: (err as Error).message }, 'cannot announce');
       }
       if (st.announced) announced++;
+    }
+    if (rejoining && !suspended) {
+      // Heard every peer for a failure timeout since the stall: what is still held here is nobody else's.
+      this.rejoinUntilMs = -Infinity;
+      this.arp.resume();
+      this.log.info({ kept: announced }, 'answering again after the stall');
     }
     const { metrics } = this.opts;
     metrics.announcing.set(announced);

@@ -72,7 +72,7 @@ t.test('SIGTERM: peers take over while the leaving node still answers, so there 
   t.same(settled(sim), []);
 });
 
-t.test('a stall past the failure timeout: peers take over, the stalled node withdraws before it answers again, and does not take back', async (t) => {
+t.test('a stall past the failure timeout: peers take over, the stalled node answers nothing on waking, and takes nothing back', async (t) => {
   const sim = new ClusterSim(NODES, IPS);
   sim.run(1000);
   const ip = IPS[2] as string;
@@ -82,12 +82,34 @@ t.test('a stall past the failure timeout: peers take over, the stalled node with
   sim.run(1000);
   const during = IPS.filter((x) => sim.announcers(x).filter((n) => n !== stalled).length !== 1);
   t.same(during, [], 'while it is stopped, its peers announce each IP once');
-  // The moment it wakes, the stall guard runs before anything else.
+  // The moment it wakes, the stall guard runs before anything else: it answers nothing.
   sim.run(1001);
-  for (const x of mine) t.notOk(sim.node(stalled).announced.has(x), `${x} withdrawn on waking`);
+  t.notOk(sim.answering(sim.node(stalled)), 'suspended on waking');
+  for (const x of mine) t.same(sim.announcers(x).filter((n) => n === stalled), [], `${x}: not answered by the woken node`);
   sim.run(2000);
   t.same(settled(sim), []);
   for (const x of mine) t.not(holderOf(sim, x), stalled, `${x} stays with the node that took it`);
+});
+
+t.test('a stall nobody could notice (every node stopped at once, the whole machine starved) moves nothing', async (t) => {
+  const sim = new ClusterSim(NODES, IPS);
+  sim.run(1000);
+  const at = sim.nowMs;
+  for (const n of NODES) sim.stall(n, 1500);
+  sim.run(4000);
+  t.same(sim.transitionsIn(at, sim.nowMs), [], 'no IP moved');
+  t.same(settled(sim), []);
+});
+
+t.test('a stall past the guard but under the failure timeout: a pause in answering, nothing moves', async (t) => {
+  const sim = new ClusterSim(NODES, IPS);
+  sim.run(1000);
+  const holder = holderOf(sim, IPS[0] as string);
+  const at = sim.nowMs;
+  sim.stall(holder, 320);
+  sim.run(3000);
+  t.same(sim.transitionsIn(at, sim.nowMs), [], 'no IP moved');
+  t.same(settled(sim), []);
 });
 
 t.test('a stall shorter than the failure timeout changes nothing', async (t) => {

@@ -36,6 +36,8 @@ interface SimNode {
   heard: Membership;
   view: Membership;
   announced: Set<string>;
+  /** After a stall: not answering until then; rejoining until the first decision after it. */
+  rejoinUntilMs: number;
   listeningSinceMs: number;
   nextBeatMs: number;
   eligible: boolean;
@@ -86,6 +88,7 @@ export class ClusterSim {
       heard: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
       view: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
       announced: new Set(),
+      rejoinUntilMs: -Infinity,
       listeningSinceMs: this.nowMs,
       nextBeatMs: this.nowMs + offsetMs,
       eligible: true,
@@ -154,12 +157,16 @@ export class ClusterSim {
     }
   }
 
-  /** The worker's stall guard, as arp-worker.ts runs it before anything else. */
+  /** The worker's stall guard, as arp-worker.ts runs it before anything else: answering is suspended. */
   private guard(n: SimNode): void {
-    if (n.sender.checkStall(this.nowMs, this.timers.failureTimeoutMs) === undefined) return;
-    for (const ip of n.announced) this.transitions.push({ atMs: this.nowMs, node: n.name, ip, announce: false });
-    n.announced.clear();
+    if (n.sender.checkStall(this.nowMs, this.timers.failureTimeoutMs + 2 * this.timers.intervalMs) === undefined) return;
+    n.rejoinUntilMs = this.nowMs + this.timers.failureTimeoutMs + this.timers.intervalMs;
     n.listeningSinceMs = this.nowMs;
+  }
+
+  /** Answering ARP now: running and not suspended after a stall. */
+  answering(n: SimNode): boolean {
+    return this.running(n) && this.nowMs >= n.rejoinUntilMs;
   }
 
   private beat(n: SimNode): void {
@@ -202,8 +209,9 @@ export class ClusterSim {
         selfEligible: n.eligible,
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
-        contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe })),
+        contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining })),
         weightOf: (node) => weight(ip, node),
+        rejoining: Number.isFinite(n.rejoinUntilMs),
       });
       if (v.announce !== n.announced.has(ip)) {
         if (v.announce) n.announced.add(ip);
@@ -211,11 +219,13 @@ export class ClusterSim {
         this.transitions.push({ atMs: this.nowMs, node: n.name, ip, announce: v.announce });
       }
     }
+    // The speaker's decideAll: the first round after the window ends resumes answering.
+    if (Number.isFinite(n.rejoinUntilMs) && this.nowMs >= n.rejoinUntilMs) n.rejoinUntilMs = -Infinity;
   }
 
   /** The nodes that answer ARP for `ip` now. */
   announcers(ip: string): string[] {
-    return [...this.nodes.values()].filter((n) => this.running(n) && n.announced.has(ip)).map((n) => n.name).sort();
+    return [...this.nodes.values()].filter((n) => this.answering(n) && n.announced.has(ip)).map((n) => n.name).sort();
   }
 
   /** Running nodes that may announce. */

@@ -23,6 +23,10 @@ t.test('the rules, one row each', async (t) => {
     ['a holder that does not hear us will not yield: we do', { selfAnnounces: true, contenders: [peer('d', true, false)] }, false, 'not-heard'],
     ['a non-holder that does not hear us changes nothing', { selfAnnounces: true, contenders: [peer('a', false, false)] }, true, 'keeps'],
     ['free, better-ranked peer does not hear us: it takes it anyway', { contenders: [peer('a', false, false)] }, false, 'better-ranked'],
+    ['we took it while a better node stalled; it is back, rejoining, still claiming: we keep it', { selfAnnounces: true, contenders: [{ ...peer('a', true), rejoining: true }] }, true, 'keeps'],
+    ['a rejoining node alone claims it: it stays there, nobody takes it', { contenders: [{ ...peer('c', true), rejoining: true }] }, false, 'held-elsewhere'],
+    ['we are back from a stall and someone else announces it: we yield, whatever the rank', { selfAnnounces: true, rejoining: true, contenders: [peer('d', true)] }, false, 'held-elsewhere'],
+    ['we are back from a stall and nobody else announces it: we keep it', { selfAnnounces: true, rejoining: true, contenders: [peer('a'), { ...peer('c', true), rejoining: true }] }, true, 'keeps'],
   ];
   for (const [name, input, announce, why] of rows) {
     const v = chooseHolder({ ...base, ...input });

@@ -76,6 +76,8 @@ const TICK_MS = 25;
 /** Changes to what this node announces reach its Lease at most this often. */
 const LEASE_MIN_GAP_MS = 1000;
 const API_DEADLINE_MS = 5000;
+/** How long SIGTERM waits for queued Events before exiting anyway. */
+const EVENT_FLUSH_MS = 2000;
 
 /**
  * One node's speaker. Membership comes from the LAN: the ARP thread sends and hears authenticated
@@ -235,7 +237,8 @@ export class Speaker {
     await this.arp?.close();
     await Promise.all([synced ? this.leaseWriter.stop() : undefined, this.forwarder?.remove()]);
     for (const i of informers) await i.stop();
-    await this.events.flush();
+    // Events still queued are worth a moment, not a shutdown that never ends against a struggling API server.
+    await Promise.race([this.events.flush(), sleep(EVENT_FLUSH_MS)]);
     this.log.info({ handedOver: announced }, 'speaker stopped');
   }
 

@@ -4,10 +4,11 @@
  * only ratios measured side by side in one run mean anything.
  *
  * BARELB_BENCH=short runs smaller counts (a try-out in a few minutes); it and
- * BARELB_BENCH_ONLY=scale,... (sections to run) write .lab/benchmarks-short.md,
- * leaving docs/ alone. Counts: BARELB_BENCH_SERVICES (controller, default 1000),
- * BARELB_BENCH_SCALE_SERVICES (scale, default 5000); the speakers' timers in the
- * scale run: BARELB_BENCH_SCALE_LEASE_DURATION, BARELB_BENCH_SCALE_RENEW_INTERVAL.
+ * BARELB_BENCH_ONLY=allocator,controller,speaker,scale,jitter,soak (sections to run)
+ * write .lab/benchmarks-short.md, leaving docs/ alone. Counts: BARELB_BENCH_SERVICES
+ * (controller, default 1000), BARELB_BENCH_SCALE_SERVICES (scale, jitter and soak share
+ * one lab of that many Services; default 5000), BARELB_BENCH_SOAK_MINUTES (default 30,
+ * short 3). The speakers run at their default timers throughout.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -15,14 +16,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchAllocator } from './allocator.js';
 import { benchController } from './controller.js';
-import { benchScale, type ArpSample, type PhaseResult, type ScaleBenchResult } from './scale.js';
-import { benchSpeaker, type SpeakerBenchResult } from './speaker.js';
+import { benchJitter, type IntervalStats, type JitterResult } from './jitter.js';
+import type { ArpSample } from './lab-probes.js';
+import { benchScale, setupScale, type ScaleBenchResult, type ScaleLab } from './scale.js';
+import { benchSoak, type SoakResult } from './soak.js';
+import { benchSpeaker, type FailoverKind, type FailoverRun, type SpeakerBenchResult, type WriteWindow } from './speaker.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const kubeconfig = process.env['KUBECONFIG'];
 const short = process.env['BARELB_BENCH'] === 'short';
 const count = Number(process.env['BARELB_BENCH_SERVICES'] ?? (short ? 200 : 1000));
 const scaleCount = Number(process.env['BARELB_BENCH_SCALE_SERVICES'] ?? (short ? 500 : 5000));
+const soakMinutes = Number(process.env['BARELB_BENCH_SOAK_MINUTES'] ?? (short ? 3 : 30));
 const only = process.env['BARELB_BENCH_ONLY']?.split(',');
 const runs = (section: string): boolean => !only || only.includes(section);
 const outFile = path.join(ROOT, short || only ? '.lab/benchmarks-short.md' : 'docs/benchmarks.md');
@@ -89,23 +94,28 @@ if (runs('controller')) {
   out();
 }
 
-let speakerResult: SpeakerBenchResult | undefined;
 const inLab = Boolean(process.env['BARELB_LAB_CLIENT_NETNS']);
+const pct = (x: number): string => `${x.toFixed(1)}%`;
+const mib = (x: number): string => `${x.toFixed(0)} MiB`;
+const ms = (x: number | undefined): string => (x === undefined ? 'not seen' : `${x.toFixed(0)} ms`);
+const goal = (ok: boolean): string => (ok ? 'met' : '**missed**');
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s[Math.floor(s.length / 2)] as number) : NaN;
+};
+
+let speakerResult: SpeakerBenchResult | undefined;
 if (runs('speaker')) {
   if (!inLab) {
     out('## Speaker: skipped (no lab; run through `npm run bench`, which builds it)');
   } else {
-    out('## Speaker: in the lab (three nodes with the real kube-proxy, a client)');
-    out();
-    const s = await benchSpeaker(short ? 3 : 10);
+    const s = await benchSpeaker({ runs: short ? 3 : 10, arpSamples: 300, windowSeconds: short ? 30 : 60 });
     speakerResult = s;
-    out(`ARP replies, ${s.arp.samples} requests each from the client, interleaved:`);
+    out(`## Speaker: ${s.ips} VIPs in the lab (three nodes with the real kube-proxy, a client), default timers`);
     out();
-    out('| answered by | median | p99 | median ratio to the kernel |');
-    out('|---|---:|---:|---:|');
-    out(`| the kernel, for a node's own address (baseline) | ${us(s.arp.kernelMedianUs)} | ${us(s.arp.kernelP99Us)} | 1.00 |`);
-    out(`| barelb speaker, for a VIP | ${us(s.arp.vipMedianUs)} | ${us(s.arp.vipP99Us)} | ${(s.arp.vipMedianUs / s.arp.kernelMedianUs).toFixed(2)} |`);
+    out('The speakers run at their defaults: heartbeat every 100ms, failure timeout 400ms, speaker Lease renewed every 10s. The controller runs with leader election (its defaults).');
     out();
+    arpTable([['the kernel, for a node\'s own address (baseline)', s.arp, 'kernel'], [`barelb speaker, for one of ${s.ips} VIPs`, s.arp, 'vip']], s.arp?.samples ?? 0);
     out(`Throughput, iperf3 (3 s, median of ${s.throughput.rounds} interleaved rounds) from the client to one backend:`);
     out();
     out('| path | Mbit/s | ratio to NodePort |');
@@ -113,125 +123,190 @@ if (runs('speaker')) {
     out(`| NodeIP:NodePort directly (baseline) | ${s.throughput.nodePortMbps.toFixed(0)} | 1.00 |`);
     out(`| VIP:port (kube-proxy mode) | ${s.throughput.vipMbps.toFixed(0)} | ${(s.throughput.vipMbps / s.throughput.nodePortMbps).toFixed(2)} |`);
     out();
-    const f = [...s.failoverMs].sort((a, b) => a - b);
-    out(`Failover after kill -9 of the holder's speaker, default timers (lease 4s, renew 1s, stagger 200ms), ${f.length} kills: until a request through the VIP succeeds from another node with the client's neighbour entry updated by gratuitous ARP:`);
-    out();
-    out(`median ${fmt(f[Math.floor(f.length / 2)] ?? 0)}, max ${fmt(f[f.length - 1] ?? 0)}, all: ${f.map((x) => (x / 1000).toFixed(2)).join(', ')} s (bound: 6 s).`);
+    failoverSection(s.failovers);
   }
   out();
 }
 
-if (runs('scale')) {
+function arpTable(rows: [string, ArpSample | undefined, 'kernel' | 'vip'][], samples: number): void {
+  out(`ARP replies, up to ${samples} requests each from the client (arping), in interleaved batches:`);
+  out();
+  out('| answered by | replies | median | p99 | median ratio to the kernel |');
+  out('|---|---:|---:|---:|---:|');
+  for (const [what, a, kind] of rows) {
+    if (!a) out(`| ${what} | 0 | - | - | - |`);
+    else if (kind === 'kernel') out(`| ${what} | ${a.samples} | ${us(a.kernelMedianUs)} | ${us(a.kernelP99Us)} | 1.00 |`);
+    else out(`| ${what} | ${a.vipReplies} | ${us(a.vipMedianUs)} | ${us(a.vipP99Us)} | ${(a.vipMedianUs / a.kernelMedianUs).toFixed(2)} |`);
+  }
+  out();
+}
+
+function failoverSection(runs: readonly FailoverRun[]): void {
+  const what: Record<FailoverKind, string> = {
+    kill: "kill -9 of the holder's speaker",
+    'link-down': "the holder's link down (`ip link set eth0 down` in its namespace; up again after)",
+    sigterm: "SIGTERM of the holder's speaker",
+  };
+  const goals: Record<FailoverKind, [string, (served: number[]) => boolean]> = {
+    kill: ['median ≤ 0.6 s, max ≤ 1 s', (x) => median(x) <= 600 && Math.max(...x) <= 1000],
+    'link-down': ['(no goal; as kill -9)', () => true],
+    sigterm: ['≤ 0.2 s', (x) => Math.max(...x) <= 200],
+  };
+  out('Failover, seen from the client: a prober in its namespace (bench/failover-probe.ts) sends a GET to the VIP every 20 ms on a fresh connection, without waiting for the one before, and reads its neighbour entry for the VIP from /proc/net/arp every 5 ms. The VIP\'s Service is externalTrafficPolicy Local with a backend on every node, so each answer names the node the client\'s traffic reached. **Switch** is the time from the action until the first answer through another node; **neighbour** until the client\'s entry shows another MAC (the new holder\'s gratuitous ARP). Requests that reach the old holder keep succeeding while its kube-proxy is alive (kill -9, SIGTERM), so failures count only the link-down runs in earnest.');
+  out();
+  out('| holder lost by | runs | switch: median | switch: max | neighbour: median | failed requests (all runs) | longest gap between answers | goal (switch) | |');
+  out('|---|---:|---:|---:|---:|---:|---:|---|---|');
+  for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
+    const rs = runs.filter((r) => r.kind === kind);
+    if (rs.length === 0) continue;
+    const served = rs.map((r) => r.servedMs ?? Infinity);
+    const neigh = rs.map((r) => r.neighMs ?? Infinity);
+    const [g, ok] = goals[kind];
+    out(`| ${what[kind]} | ${rs.length} | ${ms(median(served))} | ${ms(Math.max(...served))} | ${ms(median(neigh))} | ${rs.reduce((a, r) => a + r.failed, 0)} of ${rs.reduce((a, r) => a + r.requests, 0)} | ${ms(Math.max(...rs.map((r) => r.gapMs)))} | ${g} | ${kind === 'link-down' ? '' : goal(ok(served))} |`);
+  }
+  out();
+  for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
+    const rs = runs.filter((r) => r.kind === kind);
+    if (rs.length) out(`- ${kind}, switch per run (ms): ${rs.map((r) => (r.servedMs === undefined ? 'none' : r.servedMs.toFixed(0))).join(', ')}; neighbour: ${rs.map((r) => (r.neighMs === undefined ? 'none' : r.neighMs.toFixed(0))).join(', ')}.`);
+  }
+  out();
+}
+
+let scaleLab: ScaleLab | undefined;
+let scaleResult: ScaleBenchResult | undefined;
+let jitterResult: JitterResult | undefined;
+let soakResult: SoakResult | undefined;
+if (runs('scale') || runs('jitter') || runs('soak')) {
   if (!inLab) {
     out('## Scale: skipped (no lab; run through `npm run bench`, which builds it)');
+    out();
   } else {
-    const r = await benchScale({
-      services: scaleCount,
-      windowSeconds: short ? 15 : 30,
-      arpSamples: short ? 150 : 300,
-      leaseDuration: process.env['BARELB_BENCH_SCALE_LEASE_DURATION'] ?? '4s',
-      renewInterval: process.env['BARELB_BENCH_SCALE_RENEW_INTERVAL'] ?? '1s',
-      sizedRenewInterval: process.env['BARELB_BENCH_SCALE_SIZED_RENEW_INTERVAL'],
-    });
-    scaleSection(r, speakerResult);
+    try {
+      scaleLab = await setupScale(scaleCount);
+      if (runs('scale')) scaleResult = await benchScale(scaleLab, { windowSeconds: short ? 30 : 60, arpSamples: 300, arpSampleOnFailover: short ? 50 : 200 });
+      if (runs('jitter')) jitterResult = await benchJitter(short ? 30 : 60, short ? 15 : 30);
+      if (runs('soak')) soakResult = await benchSoak(scaleLab, soakMinutes);
+    } finally {
+      await scaleLab?.close();
+    }
   }
+}
+if (scaleLab) {
+  const l = scaleLab;
+  const n = l.services;
+  out(`## Scale: ${n} LoadBalancer Services, the controller and three speakers, in the lab`);
+  out();
+  out(`Pool 198.18.0.0/18 in 198.18.0.0/15 (the range RFC 2544 keeps for benchmarks): the lab LAN, 198.51.100.0/24, holds 256 addresses. For the run, every node and the client get a second address in 198.18.0.0/16 on the same switch, so each of the ${n} addresses is on the LAN for real: elected, announced, and answered over ARP. The API server's NodePort range is widened to 20000-32767 for the run (BARELB_CP_NODE_PORT_RANGE): the default 2,768 ports cannot hold ${n} LoadBalancer Services. Controller and speakers at their default timers, logging at warn.`);
+  out();
+  out('| measurement | time | ratio to bare status writes |');
+  out('|---|---:|---:|');
+  out(`| bare client loop: ${n} sequential status patches (baseline) | ${fmt(l.bareStatusWritesMs)} | 1.00 |`);
+  out(`| creating ${n} Services (8 concurrent creators), controller and speakers running | ${fmt(l.createMs)} | ${(l.createMs / l.bareStatusWritesMs).toFixed(2)} |`);
+  out(`| from the first create until all ${n} show an EXTERNAL-IP | ${fmt(l.allAssignedMs)} | ${(l.allAssignedMs / l.bareStatusWritesMs).toFixed(2)} |`);
+  out(l.allAnnouncedMs === undefined
+    ? `| from the first create until the speakers announce all ${n} | not reached | - |`
+    : `| from the first create until the speakers announce all ${n} | ${fmt(l.allAnnouncedMs)} | ${(l.allAnnouncedMs / l.bareStatusWritesMs).toFixed(2)} |`);
+  out();
+  const r = scaleResult;
+  if (r) {
+    const c = r.arpCheck;
+    out(`Every IP, one ARP request from the client (arping -c 1 -W 0.1: a reply within 100 ms; 6 at a time, ${fmt(c.ms)} in all): ${c.answered} of ${c.ips} answered by exactly one node, ${c.several} by several, ${c.unanswered} not answered${c.answered === n ? ' (all announced and answered: goal met)' : ' (**goal missed**: all should be)'}. Announced per node (barelb_addresses_announced): ${Object.entries(r.announcedBy).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+    out();
+    out(`Cost per process over a ${r.writes.seconds.toFixed(0)} s quiet window at ${n} IPs: steady RSS is VmRSS at its end, peak is VmHWM over the process's life (Service creation included), CPU is utime + stime from /proc/<pid>/stat over the window. Goals per speaker: steady RSS ≤ 150 MiB, idle CPU ≤ 3% of a core.`);
+    out();
+    out('| process | peak RSS | steady RSS | idle CPU (% of one core) | goal |');
+    out('|---|---:|---:|---:|---|');
+    for (const p of r.processes) out(`| ${p.name} | ${mib(p.peakRssMiB)} | ${mib(p.rssMiB)} | ${pct(p.cpuPercent)} | ${p.name.startsWith('speaker') ? goal(p.rssMiB <= 150 && p.cpuPercent <= 3) : ''} |`);
+    out();
+    arpTable([
+      ['the kernel, for its holder\'s own address (baseline), quiet', r.arpSteady, 'kernel'],
+      [`barelb speaker, one of ${n} VIPs, quiet`, r.arpSteady, 'vip'],
+      ['the kernel, while Services churn', r.arpChurn, 'kernel'],
+      [`barelb speaker, one of ${n} VIPs, while Services churn (${r.churnOpsPerS.toFixed(1)} deletes+creates/s)`, r.arpChurn, 'vip'],
+      ...(speakerResult ? [[`barelb speaker, one of ${speakerResult.ips} VIPs (the speaker section above)`, speakerResult.arp, 'vip'] as [string, ArpSample | undefined, 'vip']] : []),
+    ], r.arpSteady?.samples ?? 0);
+    const m = r.massFailover;
+    if (m) {
+      out(`SIGTERM of the speaker holding the most addresses (${m.node}, ${m.ips} of ${n}): the other speakers' barelb_addresses_announced added up to all ${n} after ${ms(m.movedMs)} (polled ${m.polls} times, each a curl in both their namespaces, so this is an upper bound by up to one poll); goal ≤ 1 s: ${goal(m.movedMs !== undefined && m.movedMs <= 1000)}. From 1 s after the SIGTERM, ${m.arpSample} of its addresses, one ARP request each from the client: ${m.arpByOther} answered by another node, ${m.arpByLeaver} still by ${m.node}, ${m.arpUnanswered} not answered (finished ${fmt(m.arpDoneMs)} after the SIGTERM).`);
+      out();
+    }
+  }
+}
+
+writesSection(speakerResult?.writes, scaleResult?.writes);
+
+function writesSection(small: WriteWindow | undefined, big: WriteWindow | undefined): void {
+  const rows = [small, big].filter((w): w is WriteWindow => w !== undefined);
+  if (rows.length === 0) return;
+  out('## API writes at steady state');
+  out();
+  out('Counted by the real API server: the delta of `apiserver_request_total{resource="leases",verb=~"POST|PUT|PATCH"}` (create, update, patch as this v1.20 server labels them; all codes, summed) from its /metrics over a quiet window after everything settled, three speakers at their defaults. This API server (v1.20) labels the metric by resource, not by object name, so the split is by subtraction: the speakers count their own Lease writes (`barelb_lease_writes_total`, ok and error), and the rest is the controller\'s leader election (barelb-controller, renewed every 2 s retry period): nothing else in the lab writes Leases (kube-controller-manager runs with --leader-elect=false, and there are no kubelets). The anchor is what the per-IP-Lease design wrote, and what Cilium documents for its per-service leases: QPS = services / renewDeadline, here IPs / 1 s.');
+  out();
+  out('| IPs announced | window | all Lease writes (API server) | speakers (their metric) | controller leader election (difference) | anchor: IPs / 1 s | ratio to the anchor | goal ≤ 1 write/s for the cluster |');
+  out('|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const w of rows) {
+    out(`| ${w.ips} | ${w.seconds.toFixed(0)} s | ${w.apiPerS.toFixed(2)}/s | ${w.speakersPerS.toFixed(2)}/s | ${w.otherPerS.toFixed(2)}/s | ${w.ips}/s | ${(w.apiPerS / w.ips).toFixed(5)} | ${goal(w.apiPerS <= 1)}${w.apiPerS > 1 && w.speakersPerS <= 1 ? ' (the speakers alone: met)' : ''} |`);
+  }
+  out();
+}
+
+if (jitterResult) {
+  const j = jitterResult;
+  out(`## Heartbeat jitter under CPU saturation (${scaleLab?.services ?? '?'} IPs)`);
+  out();
+  out(`Intervals between consecutive heartbeat rounds from each speaker, as received in the client's namespace by a packet-socket listener on EtherType 0x88b5 (bench/heartbeat-capture.ts, the project's PacketSocket; run at nice -10 so its own scheduling delays weigh less than the speakers'; a round sent as several frames counts once). First ${j.quietSeconds} s quiet, then ${j.seconds} s with every CPU saturated by ${j.load}; load average (1 min) halfway: ${j.loadAvgDuring.toFixed(2)}. Heartbeat interval 100ms; a peer is dead after 400ms.`);
+  out();
+  out('| speaker | quiet: rounds | quiet p99 | quiet max | saturated: rounds | saturated p99 | saturated max | p99 ratio to quiet |');
+  out('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const node of Object.keys(j.loaded).sort()) {
+    const q = j.quiet[node] as IntervalStats | undefined;
+    const l = j.loaded[node] as IntervalStats;
+    out(`| ${node} | ${q?.rounds ?? 0} | ${q ? ms(q.p99Ms) : '-'} | ${q ? ms(q.maxMs) : '-'} | ${l.rounds} | ${ms(l.p99Ms)} | ${ms(l.maxMs)} | ${q ? (l.p99Ms / q.p99Ms).toFixed(2) : '-'} |`);
+  }
+  out();
+  const moved = j.takeovers > 0 || j.stalls > 0 || lab3(j.announcedBefore) !== lab3(j.announcedAfter);
+  out(`Did any IP move while saturated? ${moved ? '**yes**' : 'no'}: takeovers ${j.takeovers}, stalls ${j.stalls} (summed over the speakers' barelb_takeovers_total and barelb_stalls_total), announced per node before ${lab3(j.announcedBefore)}, after ${lab3(j.announcedAfter)}. Goal: none moves: ${goal(!moved)}.`);
+  out();
+}
+
+function lab3(x: Readonly<Record<string, number>>): string {
+  return Object.entries(x).sort().map(([k, v]) => `${k} ${v}`).join(', ');
+}
+
+if (soakResult) {
+  const s = soakResult;
+  out(`## Soak: ${s.minutes} minutes of Service churn with a speaker restart every 2 minutes (${s.services} Services)`);
+  out();
+  out(`One Service deleted and one created each second in turn (${s.churnOpsPerS.toFixed(2)} API writes of Services/s), one speaker restarted (SIGTERM, then started again) every 2 minutes in turn (${s.restarts.map((r) => `${r.node} at ${r.minute.toFixed(1)} min`).join(', ') || 'none'}), traffic every 50 ms to each of the ${scaleLab ? 3 : '?'} web VIPs (testkit's traffic generator, 1 s timeout, fresh connection each). Sampled every 30 s; a restarted speaker's RSS starts again from its fresh process.`);
+  out();
+  out('| minute | controller RSS | speaker RSS (node1 / node2 / node3) | announced (sum) | speakers announcing | requests | failed | Service writes |');
+  out('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const x of s.samples) {
+    out(`| ${x.minute.toFixed(1)} | ${mib(x.controllerRssMiB)} | ${Object.keys(x.speakerRssMiB).sort().map((k) => { const v = x.speakerRssMiB[k] as number; return Number.isNaN(v) ? '-' : v.toFixed(0); }).join(' / ')} MiB | ${x.announced} | ${x.announcers} | ${x.requests} | ${x.failures} | ${x.churnOps} |`);
+  }
+  out();
+  const first = s.samples[0];
+  const last = s.samples[s.samples.length - 1];
+  if (first && last) {
+    out(`Controller RSS ${mib(first.controllerRssMiB)} → ${mib(last.controllerRssMiB)}; failed requests ${last.failures} of ${last.requests}${Object.keys(s.errors).length ? ` (${Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}; longest gap between answers of any web VIP ${ms(s.longestGapMs)}.`);
+    out();
+  }
+}
+
+if (runs('speaker') || runs('scale')) {
+  out('### Sizing the speakers for the new election');
+  out();
+  out('Who announces an IP is decided on the LAN, not in the API: the speakers hear each other\'s heartbeats and each computes the same holder. The only election writes are one Lease per node (`barelb-speaker-<node>`), so, across the cluster:');
+  out();
+  out('    speaker Lease writes/s ≈ nodes / lease-renew-interval  +  changes of what a node announces (at most 1/s per node)');
+  out('    failover (holder dies)  ≈ failure-timeout + one decision tick (25 ms) + the gratuitous ARP reaching the client');
+  out('    failover (SIGTERM)      ≈ one heartbeat on the wire: the leaving node says so and peers take over at once');
+  out();
+  out('The number of IPs does not enter the write rate. At the defaults (--heartbeat-interval 100ms, --failure-timeout 400ms, --lease-renew-interval 10s) three nodes write 0.3 Lease renewals/s at steady state; a failover ≈ 0.43 s. A shorter --failure-timeout fails over faster but must stay ≥ 3 heartbeat intervals and above the longest scheduling stall a loaded node sees (the jitter section above), or live holders are declared dead. The controller\'s own leader election (one Lease, every --retry-period, default 2s) is separate and constant.');
   out();
 }
 
 out(`Load average (1/5/15 min) at the end: ${loadAvg()}.`);
-
-function scaleSection(r: ScaleBenchResult, quiet: SpeakerBenchResult | undefined): void {
-  const n = r.services;
-  const timers = (p: PhaseResult): string => `lease ${p.leaseDuration}, renew ${p.renewInterval}`;
-  out(`## Scale: ${n} LoadBalancer Services, the controller and three speakers, in the lab`);
-  out();
-  out(`Pool ${r.pool} in 198.18.0.0/15 (the range RFC 2544 keeps for benchmarks): the lab LAN, 198.51.100.0/24, holds 256 addresses. For the run, every node and the client get a second address in 198.18.0.0/16 on the same switch, so each of the ${n} addresses is on the LAN for real: elected, announced, and answered over ARP. The API server's NodePort range is widened to 20000-32767 for the run (BARELB_CP_NODE_PORT_RANGE): the default 2,768 ports cannot hold ${n} LoadBalancer Services. Controller and speakers log at warn.`);
-  out();
-  out('| measurement | time | ratio to bare status writes |');
-  out('|---|---:|---:|');
-  out(`| bare client loop: ${n} sequential status patches (baseline) | ${fmt(r.bareStatusWritesMs)} | 1.00 |`);
-  out(`| creating ${n} Services (8 concurrent creators), controller and speakers running | ${fmt(r.createMs)} | ${(r.createMs / r.bareStatusWritesMs).toFixed(2)} |`);
-  out(`| from the first create until all ${n} show an EXTERNAL-IP | ${fmt(r.allAssignedMs)} | ${(r.allAssignedMs / r.bareStatusWritesMs).toFixed(2)} |`);
-  for (const [i, p] of r.phases.entries()) {
-    const from = i === 0 ? 'the first create' : 'the speakers\' restart';
-    out(p.allAnnouncedMs === undefined
-      ? `| ${timers(p)}: from ${from} until the speakers announce all ${n} | not reached (${p.announcedAtWindow} announced) | - |`
-      : `| ${timers(p)}: from ${from} until the speakers announce all ${n} | ${fmt(p.allAnnouncedMs)} | ${(p.allAnnouncedMs / r.bareStatusWritesMs).toFixed(2)} |`);
-  }
-  out();
-  out(`Lease writes at steady state, each over a ${r.phases[0]?.window.seconds.toFixed(0)} s window after the wait for all IPs to be announced: first with timers sized by the formula below for half the bare loop's rate (the speakers run with these from the start: at the defaults this API server could not have taken the creates), then with the speakers restarted on their default timers. The bare loop (baseline) is ${r.bareLeaseWriters} concurrent compare-and-swap renewals through the speakers' own Lease client on the quiet cluster: ${r.bareLeaseWritesPerS.toFixed(0)} writes/s.`);
-  out();
-  out('| timers | IPs announced | Leases held | predicted: held / renew (writes/s) | measured: speakers\' metrics (writes/s) | ratio to predicted | measured: watch (changes/s) | ratio to the bare loop | lost CAS + errors (/s) |');
-  out('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const p of r.phases) {
-    const w = p.window;
-    out(`| ${timers(p)} | ${p.announcedAtWindow} of ${n} | ${w.held.toFixed(0)} | ${w.predictedPerS.toFixed(0)} | ${w.writesPerS.toFixed(0)} | ${(w.writesPerS / w.predictedPerS).toFixed(2)} | ${w.watchedPerS.toFixed(0)}${w.watchGaps ? ` (${w.watchGaps} watch restarts)` : ''} | ${(w.writesPerS / r.bareLeaseWritesPerS).toFixed(2)} | ${w.conflictsOrErrorsPerS.toFixed(1)} |`);
-  }
-  out();
-  for (const p of r.phases) {
-    const kinds = Object.entries(p.window.byKind).map(([k, v]) => `${k} ${v.toFixed(1)}/s`).join(', ');
-    out(`- ${timers(p)}, by kind/result: ${kinds || 'none'}.`);
-  }
-  out();
-  out('Cost per process: peak is VmHWM (the resident set\'s high-water mark; for the speakers over their own life, so the restarted ones\' includes the churn below), steady is VmRSS and CPU over the window:');
-  out();
-  out('| timers | process | peak RSS | steady RSS | steady CPU (% of one core) |');
-  out('|---|---|---:|---:|---:|');
-  for (const p of r.phases) {
-    for (const c of p.processes) out(`| ${timers(p)} | ${c.name} | ${c.peakRssMiB.toFixed(0)} MiB | ${c.rssMiB.toFixed(0)} MiB | ${c.cpuPercent.toFixed(0)}% |`);
-  }
-  out();
-  out(`ARP replies for one of the ${n} VIPs, beside the kernel's reply for its holder's own address, in the same interleaved batches (up to ${r.phases[0]?.arpSteady?.samples ?? 0} requests each; replies counts the VIP's answers):`);
-  out();
-  const row = (what: string, a: ArpSample | undefined): string =>
-    a ? `| ${what} | ${a.vipReplies} | ${us(a.kernelMedianUs)} | ${us(a.vipMedianUs)} | ${us(a.vipP99Us)} | ${(a.vipMedianUs / a.kernelMedianUs).toFixed(2)} |` : `| ${what} | 0 | - | not announced | - | - |`;
-  out('| cluster | replies | kernel median (baseline) | VIP median | VIP p99 | median ratio to the kernel |');
-  out('|---|---:|---:|---:|---:|---:|');
-  if (quiet) out(row('quiet: two VIPs (the speaker section above)', { ...quiet.arp, vipReplies: quiet.arp.samples }));
-  for (const p of r.phases) out(row(`${n} VIPs, ${timers(p)}, steady`, p.arpSteady));
-  const sizedPhase = r.phases[0];
-  out(row(`${n} VIPs, ${sizedPhase ? timers(sizedPhase) : ''}, while Services churn (${r.churnOpsPerS.toFixed(1)} deletes+creates/s)`, r.arpChurn));
-  out();
-  leaseSizing(r);
-}
-
-/** How an operator sizes the speakers' timers, with this run's numbers. */
-function leaseSizing(r: ScaleBenchResult): void {
-  const sized = r.phases[0];
-  const defaults = r.phases[1];
-  out('### Sizing the speakers\' timers: API writes against failover time');
-  out();
-  out('Every announced IP has its own Lease (`barelb-ip-<ip>` in barelb-system), written only by the node holding it: once per renew interval, plus one write when a node takes it over and one when a leaving node releases it. At steady state, across the whole cluster:');
-  out();
-  out('    Lease writes/s         = announced IPs / renew-interval');
-  out('    watch events/s         = Lease writes/s × speakers   (every speaker watches every Lease)');
-  out('    failover (holder dies) ≈ lease-duration + renew-interval + stagger');
-  out();
-  out('The number of nodes does not change the write rate; the number of IPs does, linearly. A renewal must be answered within lease-duration of being sent, or the holder stops answering ARP for the IP (it can no longer prove nobody else took it): keep lease-duration at about 4 renew intervals and well above the API server\'s write latency under load. The flags (`barelb speaker --help`): `--renew-interval` (default 1s), `--lease-duration` (default 4s), `--stagger` (default 200ms); the same on every speaker.');
-  out();
-  out(`Worked example: ${r.services} IPs at the defaults (renew 1s, lease 4s) ask for ${r.services} Lease writes/s, and ${r.services * 3} watch events/s with three speakers; failover about 5.2 s.`);
-  if (defaults) {
-    out(`In this run the defaults were measured at ${defaults.window.writesPerS.toFixed(0)} answered writes/s (predicted from the Leases actually held: ${defaults.window.predictedPerS.toFixed(0)}), with ${defaults.announcedAtWindow} of ${r.services} IPs announced, against the ${r.bareLeaseWritesPerS.toFixed(0)} writes/s the bare loop got through this API server.`);
-  }
-  if (sized) {
-    out(`Sized for half of that, ${(r.bareLeaseWritesPerS / 2).toFixed(0)} writes/s: renew ${sized.renewInterval}, lease ${sized.leaseDuration}, predicted ${sized.window.predictedPerS.toFixed(0)} writes/s, measured ${sized.window.writesPerS.toFixed(0)}, ${sized.announcedAtWindow} of ${r.services} announced; failover then about ${((toSeconds(sized.leaseDuration) + toSeconds(sized.renewInterval) + 0.2)).toFixed(0)} s.`);
-  }
-  out();
-  out('To fit a write budget B (Lease writes/s the API server can spare for the speakers), set renew-interval ≥ IPs / B and lease-duration ≈ 4 × renew-interval; failover then grows to about 5 × IPs / B:');
-  out();
-  out('| IPs | write budget | --renew-interval | --lease-duration | Lease writes/s | failover, about |');
-  out('|---:|---:|---:|---:|---:|---:|');
-  for (const [ips, budget] of [[100, 100], [1000, 1000], [5000, 5000], [5000, 1000], [5000, 250], [5000, 100]] as const) {
-    const renew = Math.max(1, Math.ceil(ips / budget));
-    const lease = 4 * renew;
-    out(`| ${ips} | ${budget}/s | ${renew}s | ${lease}s | ${Math.round(ips / renew)} | ${(lease + renew + 0.2).toFixed(0)} s |`);
-  }
-  out();
-}
-
-function toSeconds(d: string): number {
-  return d.endsWith('ms') ? Number(d.slice(0, -2)) / 1000 : Number(d.slice(0, -1));
-}
 
 mkdirSync(path.dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${lines.join('\n')}\n`);

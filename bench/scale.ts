@@ -1,14 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, Watch, type V1Lease, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { describeApiError, statusCodeOf } from '../src/k8s/api-error.js';
-import { LeaseClient } from '../src/k8s/lease-client.js';
+import { readSpeakerLease } from '../src/election/speaker-lease.js';
 import {
-  apply, eventually, inNs, kubectl, lab, announcerOf, metricOf, startController, startSpeaker, type Proc, type Teardown,
+  apply, eventually, inNs, kubectl, lab, metricOf, serviceYaml, startBackend, startController, startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
-import { median } from './allocator.js';
 import { bareStatusWrites, deleteNamespaceAndWait, withConcurrency } from './controller.js';
-import { arpTimes, percentile } from './speaker.js';
+import {
+  arpInterleaved, arpOnce, cpuSeconds, nodeMacs, nowMs, procStatus, progress, sleepMs, speakerEach, speakerPid, speakerReady, speakerSum,
+  type ArpSample,
+} from './lab-probes.js';
+import { writeWindow, type WriteWindow } from './speaker.js';
 
 /*
  * The pool is 198.18.0.0/18 (16,384 addresses) in 198.18.0.0/15, the range RFC 2544 sets aside for
@@ -17,213 +19,67 @@ import { arpTimes, percentile } from './speaker.js';
  * switch: a secondary address on every node's and the client's eth0. Every pool address is then on
  * the LAN for real: elected, announced, and answered over ARP from the client.
  */
-const POOL = '198.18.0.0/18';
+export const POOL = '198.18.0.0/18';
 const SUBNET_PREFIX = '198.18.255';
 const NS_SYSTEM = 'barelb-system';
-const LEASE_PREFIX = 'barelb-ip-198-18-';
+/** Services with backends on every node (port 8080), for the soak's traffic; the rest have none. */
+export const WEB_SERVICES = 3;
 
-export interface ArpSample {
-  readonly vipMedianUs: number;
-  readonly vipP99Us: number;
-  readonly kernelMedianUs: number;
-  readonly kernelP99Us: number;
-  readonly samples: number;
-  /** Replies the VIP got (its requests were up to as many as the kernel's). */
-  readonly vipReplies: number;
-}
+const say = (m: string): void => progress('scale', m);
 
 export interface ProcessCost {
   readonly name: string;
   /** VmHWM: the resident set's high-water mark over the process's life. */
   readonly peakRssMiB: number;
-  /** VmRSS at the end of the steady-state window. */
+  /** VmRSS at the end of the window. */
   readonly rssMiB: number;
-  /** CPU (user + system) over the steady-state window, in % of one core. */
+  /** CPU (user + system) over the window, in % of one core. */
   readonly cpuPercent: number;
 }
 
-/** One setting of the speakers' timers, measured once every IP had been announced (or the wait gave up). */
-export interface PhaseResult {
-  readonly leaseDuration: string;
-  readonly renewInterval: string;
-  readonly renewIntervalMs: number;
-  /** From the speakers' start (or the first create) until they together announce every IP; undefined if they never did. */
-  readonly allAnnouncedMs: number | undefined;
-  readonly announcedAtWindow: number;
-  readonly window: {
-    readonly seconds: number;
-    /** Leases held by all speakers together (mean of start and end). */
-    readonly held: number;
-    /** Answered Lease writes per second, from the speakers' barelb_lease_writes_total. */
-    readonly writesPerS: number;
-    readonly byKind: Readonly<Record<string, number>>;
-    /** Lease changes per second seen by a watch on the Leases (each one a new resourceVersion). */
-    readonly watchedPerS: number;
-    /** Times that watch had to be restarted in the window (changes in a gap are not counted). */
-    readonly watchGaps: number;
-    /** held / renew interval. */
-    readonly predictedPerS: number;
-    /** Writes that lost a compare-and-swap or failed, per second. */
-    readonly conflictsOrErrorsPerS: number;
-  };
-  /** Steady-state RSS and CPU over the window; peak RSS over the speakers' life. */
-  readonly processes: readonly ProcessCost[];
-  /** Undefined when the VIP was not announced. */
-  readonly arpSteady: ArpSample | undefined;
-}
-
-export interface ScaleBenchResult {
+/** The lab at scale: the controller and three speakers at their defaults, `services` LoadBalancer Services. */
+export interface ScaleLab {
   readonly services: number;
-  readonly pool: string;
+  readonly core: CoreV1Api;
+  readonly ns: string;
+  readonly controller: Proc;
+  readonly speakers: Map<string, Proc>;
+  /** Names of the Services the churn may delete (none of the web ones). */
+  readonly churnable: string[];
+  readonly webVips: string[];
+  restartSpeaker(node: string): Promise<void>;
+  readonly t: Teardown;
+  close(): Promise<void>;
   /** Baseline: `services` sequential status patches by a bare client loop. */
   readonly bareStatusWritesMs: number;
-  /** Baseline: Lease renewals per second a bare client loop (`bareLeaseWriters` concurrent writers) gets through. */
-  readonly bareLeaseWritesPerS: number;
-  readonly bareLeaseWriters: number;
-  /** From the first create to the last create answered (8 concurrent creators). */
+  /** From the first create to the last answered (8 concurrent creators). */
   readonly createMs: number;
-  /** From the first create until every Service shows an EXTERNAL-IP. */
   readonly allAssignedMs: number;
-  /** Timers sized for half the bare loop's Lease write rate (creation, churn), then the given timers (the defaults). */
-  readonly phases: readonly PhaseResult[];
-  /** In the first phase. */
-  readonly arpChurn: ArpSample | undefined;
-  readonly churnOpsPerS: number;
-}
-
-function procStatus(pid: number): { hwmKiB: number; rssKiB: number } {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-  return { hwmKiB: kib('VmHWM'), rssKiB: kib('VmRSS') };
-}
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-}
-
-function arpSample(vip: number[], kernel: number[]): ArpSample | undefined {
-  if (vip.length === 0 || kernel.length === 0) return undefined;
-  return {
-    vipMedianUs: median(vip),
-    vipP99Us: percentile(vip, 99),
-    kernelMedianUs: median(kernel),
-    kernelP99Us: percentile(kernel, 99),
-    samples: Math.min(vip.length, kernel.length),
-    vipReplies: vip.length,
-  };
-}
-
-/** Undefined when either address did not answer at all. */
-async function arpInterleaved(vip: string, kernelIp: string, samples: number): Promise<ArpSample | undefined> {
-  const v: number[] = [];
-  const k: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    v.push(...(await arpTimes(vip, Math.ceil(samples / 3))));
-    k.push(...(await arpTimes(kernelIp, Math.ceil(samples / 3))));
-  }
-  return arpSample(v, k);
-}
-
-/**
- * A watch that comes back: the API server ends watches (and, overloaded, drops them); each restart
- * lists first, so nothing changed in the gap is missed. `onList` gets the full list, `onEvent` the rest.
- */
-async function keepWatching<T extends { metadata?: { resourceVersion?: string } }>(
-  kc: KubeConfig,
-  path: string,
-  list: () => Promise<{ metadata?: { resourceVersion?: string }; items: T[] }>,
-  onList: (items: T[]) => void,
-  onEvent: (type: string, obj: T) => void,
-): Promise<{ stop: () => void; restarts: () => number }> {
-  let stopped = false;
-  let restarts = -1;
-  let ctl: AbortController | undefined;
-  const start = async (): Promise<void> => {
-    while (!stopped) {
-      try {
-        const l = await list();
-        onList(l.items);
-        restarts++;
-        ctl = await new Watch(kc).watch(path, { resourceVersion: l.metadata?.resourceVersion, allowWatchBookmarks: false }, onEvent, () => {
-          if (!stopped) void start();
-        });
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  };
-  await start();
-  return {
-    stop: () => {
-      stopped = true;
-      ctl?.abort();
-    },
-    restarts: () => restarts,
-  };
+  /** From the first create until the speakers together announce every IP. */
+  readonly allAnnouncedMs: number | undefined;
 }
 
 /** Retries what an overloaded API server fails (5xx, 429, no answer); an already existing object counts as created. */
-async function persistently(what: string, fn: () => Promise<unknown>): Promise<void> {
+export async function persistently(what: string, fn: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await fn();
       return;
     } catch (err) {
       const code = statusCodeOf(err);
-      if (code === 409) return;
+      if (code === 409 || (code === 404 && what.startsWith('deleting'))) return;
       if ((code !== undefined && code < 500 && code !== 429) || attempt >= 10) throw new Error(`${what}: ${describeApiError(err)}`);
-      await new Promise((r) => setTimeout(r, 500 * attempt));
+      await sleepMs(500 * attempt);
     }
   }
 }
 
-function lbService(name: string): V1Service {
+export function lbService(name: string): V1Service {
   return { metadata: { name }, spec: { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] } };
 }
 
 async function createServices(core: CoreV1Api, namespace: string, names: string[]): Promise<void> {
   await withConcurrency(names, 8, (name) => persistently(`creating Service ${namespace}/${name}`, () => core.createNamespacedService({ namespace, body: lbService(name) })));
-}
-
-/**
- * Lease renewals per second by a bare client loop: `writers` concurrent compare-and-swap renewals through
- * the speakers' own LeaseClient, for `seconds`.
- */
-async function bareLeaseWrites(coordination: CoordinationV1Api, namespace: string, writers: number, seconds: number): Promise<number> {
-  const leases = Array.from({ length: writers }, (_, i) => new LeaseClient(coordination, namespace, `bare-${i}`));
-  let writes = 0;
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  await Promise.all(leases.map(async (lease) => {
-    let cur = await lease.create('bench', 4);
-    while (performance.now() < end) {
-      cur = await lease.write(cur, 'bench', 4);
-      writes++;
-    }
-  }));
-  return writes / ((performance.now() - start) / 1000);
-}
-
-async function speakerSum(metric: string): Promise<number> {
-  const xs = await Promise.all(lab.nodes.map((n) => metricOf(n, metric).catch(() => NaN)));
-  return xs.reduce((a, b) => a + b, 0);
-}
-
-/** Lease writes by kind and result, summed over the speakers. */
-async function leaseWrites(): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const n of lab.nodes) {
-    const text = await inNs(lab.nodeNs(n), 'curl', ['-s', 'http://127.0.0.1:7473/metrics']);
-    for (const m of text.matchAll(/^barelb_lease_writes_total\{kind="(\w+)",result="(\w+)"\} (\S+)$/gm)) {
-      const key = `${m[1]}/${m[2]}`;
-      out.set(key, (out.get(key) ?? 0) + Number(m[3]));
-    }
-  }
-  return out;
 }
 
 async function addSecondSubnet(t: Teardown): Promise<void> {
@@ -237,202 +93,239 @@ async function addSecondSubnet(t: Teardown): Promise<void> {
   }
 }
 
-export interface ScaleBenchOptions {
-  readonly services: number;
-  readonly windowSeconds: number;
-  readonly arpSamples: number;
-  readonly leaseDuration: string;
-  readonly renewInterval: string;
-  /** The second phase's renew interval; default: sized so the speakers use half the bare loop's Lease write rate. */
-  readonly sizedRenewInterval: string | undefined;
+/** Every LoadBalancer IP in the namespace's Service status. */
+export async function serviceIps(core: CoreV1Api, ns: string): Promise<string[]> {
+  const list = await core.listNamespacedService({ namespace: ns });
+  return list.items.flatMap((s) => (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? '')).filter(Boolean);
 }
 
-const toMs = (d: string): number => (d.endsWith('ms') ? Number(d.slice(0, -2)) : d.endsWith('s') ? Number(d.slice(0, -1)) * 1000 : NaN);
-const progress = (msg: string): void => console.error(`[scale ${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
- * In the lab, with the controller and three speakers running: `services` LoadBalancer Services created
- * at once, until all are assigned and announced; then a quiet window measuring the Lease writes the
- * speakers cause, their cost, and ARP replies for one VIP beside the kernel's. Then the same with the
- * speakers restarted on timers sized by the documented formula, and ARP once more while Services churn.
+ * Builds the lab at scale: a bare status-write loop as the baseline, then the controller and three
+ * speakers at their default timers, `services` LoadBalancer Services created 8 at a time, until all are
+ * assigned and announced.
  */
-export async function benchScale(o: ScaleBenchOptions): Promise<ScaleBenchResult> {
+export async function setupScale(services: number): Promise<ScaleLab> {
   const kc = new KubeConfig();
   kc.loadFromFile(lab.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  const coordination = kc.makeApiClient(CoordinationV1Api);
   const tag = Date.now().toString(36);
   const ns = `bench-scale-${tag}`;
   const nsBare = `bench-scale-bare-${tag}`;
   const cleanups: (() => unknown)[] = [];
   const t: Teardown = { teardown: (fn) => cleanups.push(fn) };
+  const close = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn();
+    cleanups.length = 0;
+    await kubectl(['delete', 'namespace', ns, nsBare, '--wait=false']).catch(() => undefined);
+  };
   try {
     await kubectl(['create', 'namespace', NS_SYSTEM]).catch(() => undefined);
     for (const n of [ns, nsBare]) await core.createNamespace({ body: { metadata: { name: n } } });
     await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${NS_SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: scale\n        addresses: [${POOL}]\n`);
     await addSecondSubnet(t);
 
-    // Baselines on a quiet cluster: status writes and Lease writes by bare client loops.
-    progress('baselines');
-    const bareServices = Math.min(100, o.services);
+    say('baseline: bare status writes');
+    const bareServices = Math.min(100, services);
     await createServices(core, nsBare, Array.from({ length: bareServices }, (_, i) => `b-${i}`));
-    const bareStatusWritesMs = await bareStatusWrites(core, nsBare, o.services, bareServices, 'b');
-    const bareLeaseWriters = 24;
-    const bareLeaseWritesPerS = await bareLeaseWrites(coordination, nsBare, bareLeaseWriters, Math.min(10, o.windowSeconds));
+    const bareStatusWritesMs = await bareStatusWrites(core, nsBare, services, bareServices, 'b');
     await deleteNamespaceAndWait(core, nsBare);
-    progress(`bare loops: ${o.services} status writes in ${(bareStatusWritesMs / 1000).toFixed(1)} s; ${bareLeaseWritesPerS.toFixed(0)} Lease writes/s`);
-    // Timers sized by the documented formula for half what the bare loop got through (unless given).
-    const sizedRenew = o.sizedRenewInterval ?? `${Math.max(1, Math.ceil(o.services / (bareLeaseWritesPerS / 2)))}s`;
-    const sizedLease = `${Math.ceil((4 * toMs(sizedRenew)) / 1000)}s`;
 
     const controller = startController(t, ['--log-level', 'warn']);
-    const startSpeakers = async (leaseDuration: string, renewInterval: string): Promise<Map<string, Proc>> => {
-      const speakers = new Map<string, Proc>();
-      for (const n of lab.nodes) speakers.set(n, startSpeaker(t, n, ['--lease-duration', leaseDuration, '--renew-interval', renewInterval, '--log-level', 'warn']));
-      for (const n of lab.nodes) {
-        await eventually(`the speaker on ${n}`, 60_000, async () =>
-          (await inNs(lab.nodeNs(n), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-        );
+    const speakers = new Map<string, Proc>();
+    const start = (n: string): void => void speakers.set(n, startSpeaker(t, n, ['--log-level', 'warn']));
+    for (const n of lab.nodes) start(n);
+    for (const n of lab.nodes) await speakerReady(n);
+    for (const n of lab.nodes) startBackend(t, n, 8080, n);
+
+    say(`creating ${services} Services`);
+    const t0 = performance.now();
+    const webItems = Array.from({ length: WEB_SERVICES }, (_, i) => serviceYaml({ name: `web-${i}`, namespace: ns, port: 80, targetPort: 8080, endpointNodes: lab.nodes }))
+      .flatMap((y) => (JSON.parse(y) as { items: unknown[] }).items);
+    await apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: webItems }));
+    const churnable = Array.from({ length: services - WEB_SERVICES }, (_, i) => `s-${i}`);
+    await createServices(core, ns, churnable);
+    const createMs = performance.now() - t0;
+    say(`created in ${(createMs / 1000).toFixed(0)} s; waiting for all to be assigned`);
+    await eventually(`all ${services} Services assigned`, 900_000, async () => ((await serviceIps(core, ns)).length >= services ? true : undefined), 2000);
+    const allAssignedMs = performance.now() - t0;
+    say(`assigned after ${(allAssignedMs / 1000).toFixed(0)} s; waiting for all to be announced`);
+    let allAnnouncedMs: number | undefined;
+    const deadline = performance.now() + 300_000;
+    while (performance.now() < deadline) {
+      if ((await speakerSum('barelb_addresses_announced')) >= services) {
+        allAnnouncedMs = performance.now() - t0;
+        break;
       }
-      return speakers;
-    };
-    let speakers = await startSpeakers(sizedLease, sizedRenew);
-
-    const assigned = new Set<string>();
-    let allAssigned: () => void = () => undefined;
-    const assignedPromise = new Promise<void>((r) => (allAssigned = r));
-    const seeService = (type: string, svc: V1Service): void => {
-      const name = svc.metadata?.name ?? '';
-      if (type !== 'DELETED' && (svc.status?.loadBalancer?.ingress ?? []).length > 0) assigned.add(name);
-      else assigned.delete(name);
-      if (assigned.size >= o.services) allAssigned();
-    };
-    const serviceWatch = await keepWatching<V1Service>(kc, `/api/v1/namespaces/${ns}/services`, () => core.listNamespacedService({ namespace: ns }), (items) => {
-      assigned.clear();
-      for (const svc of items) seeService('ADDED', svc);
-    }, seeService);
-    t.teardown(serviceWatch.stop);
-    let leaseChanges = 0;
-    const leaseWatch = await keepWatching<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${NS_SYSTEM}/leases`, () => coordination.listNamespacedLease({ namespace: NS_SYSTEM }), () => undefined, (type, lease) => {
-      if (type === 'MODIFIED' && lease.metadata?.name?.startsWith(LEASE_PREFIX)) leaseChanges++;
-    });
-    t.teardown(leaseWatch.stop);
-
-    progress(`creating ${o.services} Services`);
-    const start = performance.now();
-    // The NodePort range must hold them all (npm run bench sets BARELB_CP_NODE_PORT_RANGE=20000-32767).
-    await createServices(core, ns, Array.from({ length: o.services }, (_, i) => `s-${i}`));
-    const createMs = performance.now() - start;
-    progress(`created in ${(createMs / 1000).toFixed(1)} s; waiting for all to be assigned`);
-    const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${assigned.size} of ${o.services} Services assigned after 900 s`)), 900_000).unref());
-    await Promise.race([assignedPromise, deadline]);
-    const allAssignedMs = performance.now() - start;
-    const vip = (await kubectl(['get', 'service', '-n', ns, 's-0', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim();
-
-    /** Waits for every IP to be announced, then measures a quiet window; ARP for `vip` if it is announced. */
-    const measurePhase = async (leaseDuration: string, renewInterval: string, since: number, waitMs: number): Promise<PhaseResult> => {
-      progress(`timers lease ${leaseDuration} renew ${renewInterval}: waiting for all ${o.services} IPs to be announced`);
-      let allAnnouncedMs: number | undefined;
-      const announceDeadline = performance.now() + waitMs;
-      while (performance.now() < announceDeadline) {
-        if ((await speakerSum('barelb_addresses_announced')) >= o.services) {
-          allAnnouncedMs = performance.now() - since;
-          break;
-        }
-        await sleepMs(1000);
-      }
-      await sleepMs(5000); // the acquisitions' GARP bursts and Events settle
-      const announcedAtWindow = await speakerSum('barelb_addresses_announced');
-      progress(`${announcedAtWindow} announced; measuring a ${o.windowSeconds} s window`);
-      const procs: [string, Proc][] = [['controller', controller], ...[...speakers].map(([n, p]): [string, Proc] => [`speaker ${n}`, p])];
-      const cpu0 = procs.map(([, p]) => cpuSeconds(p.child.pid as number));
-      const held0 = await speakerSum('barelb_leases_held');
-      const writes0 = await leaseWrites();
-      const changes0 = leaseChanges;
-      const restarts0 = leaseWatch.restarts();
-      const w0 = performance.now();
-      await sleepMs(o.windowSeconds * 1000);
-      const writes1 = await leaseWrites();
-      const changes1 = leaseChanges;
-      const windowS = (performance.now() - w0) / 1000;
-      const watchGaps = leaseWatch.restarts() - restarts0;
-      const held1 = await speakerSum('barelb_leases_held');
-      const cpu1 = procs.map(([, p]) => cpuSeconds(p.child.pid as number));
-      const byKind: Record<string, number> = {};
-      let ok = 0;
-      let bad = 0;
-      for (const [k, v] of writes1) {
-        const rate = (v - (writes0.get(k) ?? 0)) / windowS;
-        if (rate > 0) byKind[k] = rate;
-        if (k.endsWith('/ok')) ok += rate;
-        else bad += rate;
-      }
-      const held = (held0 + held1) / 2;
-      const processes = procs.map(([name, p], i): ProcessCost => {
-        const st = procStatus(p.child.pid as number);
-        return { name, rssMiB: st.rssKiB / 1024, peakRssMiB: st.hwmKiB / 1024, cpuPercent: (((cpu1[i] as number) - (cpu0[i] as number)) / windowS) * 100 };
-      });
-      const holder = await announcerOf(vip);
-      const arpSteady = holder ? await arpInterleaved(vip, lab.nodeIp(holder), o.arpSamples) : undefined;
-      return {
-        leaseDuration,
-        renewInterval,
-        renewIntervalMs: toMs(renewInterval),
-        allAnnouncedMs,
-        announcedAtWindow,
-        window: {
-          seconds: windowS,
-          held,
-          writesPerS: ok,
-          byKind,
-          watchedPerS: (changes1 - changes0) / windowS,
-          watchGaps,
-          predictedPerS: held / (toMs(renewInterval) / 1000),
-          conflictsOrErrorsPerS: bad,
-        },
-        processes,
-        arpSteady,
-      };
-    };
-
-    const phases: PhaseResult[] = [await measurePhase(sizedLease, sizedRenew, start, Math.max(180_000, o.services * 40))];
-
-    // ARP once more while Services churn: deleted and created again, 4 at a time.
-    progress('ARP while Services churn');
-    const holder = await announcerOf(vip);
-    let churning = true;
-    let churnOps = 0;
-    const churnStart = performance.now();
-    const churn = withConcurrency(Array.from({ length: o.services - 1 }, (_, i) => i + 1), 4, async (i) => {
-      if (!churning) return;
-      await persistently(`deleting s-${i}`, () => core.deleteNamespacedService({ name: `s-${i}`, namespace: ns }).catch((err: unknown) => {
-        if (statusCodeOf(err) !== 404) throw err;
-      }));
-      await persistently(`creating c-${i}`, () => core.createNamespacedService({ namespace: ns, body: lbService(`c-${i}`) }));
-      churnOps += 2;
-    });
-    const arpChurn = holder ? await arpInterleaved(vip, lab.nodeIp(holder), o.arpSamples) : await sleepMs(20_000).then(() => undefined);
-    churning = false;
-    const churnOpsPerS = churnOps / ((performance.now() - churnStart) / 1000);
-    await churn;
-    // Peak RSS after the churn too: the speakers' high-water mark over their whole life.
-    const pidOf = (name: string): number => (name === 'controller' ? controller : (speakers.get(name.replace('speaker ', '')) as Proc)).child.pid as number;
-    const peaks = (p: PhaseResult): PhaseResult => ({ ...p, processes: p.processes.map((c) => ({ ...c, peakRssMiB: procStatus(pidOf(c.name)).hwmKiB / 1024 })) });
-    phases[0] = peaks(phases[0] as PhaseResult);
-
-    // The given timers (the speakers' defaults): at this many IPs they may ask for more writes than the API server absorbs.
-    if (sizedRenew !== o.renewInterval) {
-      progress(`restarting the speakers with lease ${o.leaseDuration} renew ${o.renewInterval}`);
-      for (const p of speakers.values()) await p.kill('SIGTERM');
-      const restart = performance.now();
-      speakers = await startSpeakers(o.leaseDuration, o.renewInterval);
-      phases[1] = peaks(await measurePhase(o.leaseDuration, o.renewInterval, restart, 120_000));
+      await sleepMs(1000);
     }
-    progress('done');
-    return { services: o.services, pool: POOL, bareStatusWritesMs, bareLeaseWritesPerS, bareLeaseWriters, createMs, allAssignedMs, phases, arpChurn, churnOpsPerS };
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-    await kubectl(['delete', 'namespace', ns, nsBare, '--wait=false']).catch(() => undefined);
+    const webVips = await Promise.all(Array.from({ length: WEB_SERVICES }, async (_, i) =>
+      (await kubectl(['get', 'service', '-n', ns, `web-${i}`, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim()));
+    return {
+      services, core, ns, controller, speakers, churnable, webVips, t, close, bareStatusWritesMs, createMs, allAssignedMs, allAnnouncedMs,
+      restartSpeaker: async (n: string) => {
+        start(n);
+        await speakerReady(n);
+      },
+    };
+  } catch (err) {
+    await close();
+    throw err;
   }
+}
+
+export interface MassFailover {
+  readonly node: string;
+  /** What the node announced when it got SIGTERM. */
+  readonly ips: number;
+  /** From the SIGTERM until the other speakers' barelb_addresses_announced add up to every IP; undefined if not within 10 s. */
+  readonly movedMs: number | undefined;
+  /** Polls of the other speakers' metrics in that time (each a curl in their namespaces). */
+  readonly polls: number;
+  /** A sample of its IPs, each asked by one ARP request from the client starting 1 s after the SIGTERM. */
+  readonly arpSample: number;
+  readonly arpByOther: number;
+  readonly arpByLeaver: number;
+  readonly arpUnanswered: number;
+  /** When the ARP sample finished, from the SIGTERM. */
+  readonly arpDoneMs: number;
+}
+
+export interface ScaleBenchResult {
+  readonly services: number;
+  readonly pool: string;
+  readonly bareStatusWritesMs: number;
+  readonly createMs: number;
+  readonly allAssignedMs: number;
+  readonly allAnnouncedMs: number | undefined;
+  /** Each IP, one ARP request from the client. */
+  readonly arpCheck: { readonly ips: number; readonly answered: number; readonly several: number; readonly unanswered: number; readonly ms: number };
+  readonly announcedBy: Readonly<Record<string, number>>;
+  readonly writes: WriteWindow;
+  readonly processes: readonly ProcessCost[];
+  readonly arpSteady: ArpSample | undefined;
+  readonly arpChurn: ArpSample | undefined;
+  readonly churnOpsPerS: number;
+  readonly massFailover: MassFailover | undefined;
+}
+
+/** The holder of `ip` as the client sees it, from the answering MAC. */
+async function arpNode(ip: string, macs: Map<string, string>): Promise<string | undefined> {
+  return macs.get(await arpOnce(ip));
+}
+
+/** What a node's speaker Lease says it announces. */
+async function leaseAnnounces(node: string): Promise<string[]> {
+  const out = await kubectl(['get', 'lease', '-n', NS_SYSTEM, `barelb-speaker-${node}`, '-o', 'json']);
+  return [...(readSpeakerLease(JSON.parse(out) as Parameters<typeof readSpeakerLease>[0])?.announces ?? [])];
+}
+
+/**
+ * At scale, defaults: every IP checked by ARP from the client; Lease writes and each process's cost over
+ * a quiet window; ARP latency quiet and while Services churn; then SIGTERM of the speaker holding the most.
+ */
+export async function benchScale(s: ScaleLab, o: { windowSeconds: number; arpSamples: number; arpSampleOnFailover: number }): Promise<ScaleBenchResult> {
+  const macs = await nodeMacs();
+  say(`ARP check of all ${s.services} IPs from the client`);
+  const ips = await serviceIps(s.core, s.ns);
+  let answered = 0;
+  let several = 0;
+  let unanswered = 0;
+  const c0 = performance.now();
+  await withConcurrency(ips, 6, async (ip) => {
+    const mac = await arpOnce(ip);
+    if (mac === 'several') several++;
+    else if (macs.has(mac)) answered++;
+    else unanswered++;
+  });
+  const arpCheck = { ips: ips.length, answered, several, unanswered, ms: performance.now() - c0 };
+  say(`ARP: ${answered} answered, ${several} by several, ${unanswered} not, in ${(arpCheck.ms / 1000).toFixed(0)} s`);
+  const announcedBy = Object.fromEntries(await speakerEach('barelb_addresses_announced'));
+
+  await sleepMs(10_000);
+  say(`Lease writes and cost over ${o.windowSeconds} s`);
+  const procs: [string, number][] = [['controller', s.controller.child.pid as number], ...[...s.speakers].map(([n, p]): [string, number] => [`speaker ${n}`, speakerPid(p)])];
+  const cpu0 = procs.map(([, pid]) => cpuSeconds(pid));
+  const w0 = performance.now();
+  const writes = await writeWindow(o.windowSeconds, await speakerSum('barelb_addresses_announced'));
+  const windowS = (performance.now() - w0) / 1000;
+  const processes = procs.map(([name, pid], i): ProcessCost => {
+    const st = procStatus(pid);
+    return { name, rssMiB: st.rssKiB / 1024, peakRssMiB: st.hwmKiB / 1024, cpuPercent: ((cpuSeconds(pid) - (cpu0[i] as number)) / windowS) * 100 };
+  });
+  say(`writes ${writes.apiPerS.toFixed(2)}/s; ${processes.map((p) => `${p.name} ${p.rssMiB.toFixed(0)} MiB ${p.cpuPercent.toFixed(1)}%`).join(', ')}`);
+
+  // s-0 is never churned: its address is measured quiet and while the others churn.
+  const vip = (await kubectl(['get', 'service', '-n', s.ns, 's-0', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).trim();
+  const holder = await arpNode(vip, macs);
+  say('ARP latency, quiet');
+  const arpSteady = holder ? await arpInterleaved(vip, lab.nodeIp(holder), o.arpSamples) : undefined;
+  say('ARP latency while Services churn');
+  let churning = true;
+  let churnOps = 0;
+  const churnStart = performance.now();
+  const names = s.churnable.filter((n) => n !== 's-0').slice(0, 2000);
+  const churn = withConcurrency(names.map((n, i) => [n, i] as const), 4, async ([name, i]) => {
+    if (!churning) return;
+    await persistently(`deleting ${name}`, () => s.core.deleteNamespacedService({ name, namespace: s.ns }));
+    const fresh = `c-${i}`;
+    await persistently(`creating ${fresh}`, () => s.core.createNamespacedService({ namespace: s.ns, body: lbService(fresh) }));
+    s.churnable[s.churnable.indexOf(name)] = fresh;
+    churnOps += 2;
+  });
+  const arpChurn = holder ? await arpInterleaved(vip, lab.nodeIp(holder), o.arpSamples) : undefined;
+  churning = false;
+  const churnOpsPerS = churnOps / ((performance.now() - churnStart) / 1000);
+  await churn;
+  say(`churn ${churnOpsPerS.toFixed(1)} ops/s; waiting for all ${s.services} to be announced again`);
+  const settled = await eventually('every IP announced after the churn', 120_000, async () => ((await speakerSum('barelb_addresses_announced')) >= s.services ? true : undefined), 1000)
+    .catch(() => false);
+  if (!settled) say(`after the churn only ${await speakerSum('barelb_addresses_announced')} of ${s.services} announced after 120 s; going on`);
+  await sleepMs(5000);
+
+  const massFailover = await sigtermBiggest(s, macs, o.arpSampleOnFailover);
+  return {
+    services: s.services, pool: POOL, bareStatusWritesMs: s.bareStatusWritesMs, createMs: s.createMs, allAssignedMs: s.allAssignedMs, allAnnouncedMs: s.allAnnouncedMs,
+    arpCheck, announcedBy, writes, processes, arpSteady, arpChurn, churnOpsPerS, massFailover,
+  };
+}
+
+/** SIGTERM of the speaker announcing the most; its IPs must be taken over by the others within 1 s. */
+async function sigtermBiggest(s: ScaleLab, macs: Map<string, string>, sample: number): Promise<MassFailover | undefined> {
+  const each = await speakerEach('barelb_addresses_announced');
+  const [node, count] = [...each].sort((a, b) => b[1] - a[1])[0] as [string, number];
+  const mine = await leaseAnnounces(node);
+  const picked = mine.filter((_, i) => i % Math.max(1, Math.floor(mine.length / sample)) === 0).slice(0, sample);
+  const others = lab.nodes.filter((n) => n !== node);
+  const myMac = [...macs].find(([, n]) => n === node)?.[0];
+  say(`SIGTERM of ${node}, announcing ${count} (${mine.length} in its Lease)`);
+  const t0 = nowMs();
+  (s.speakers.get(node) as Proc).child.kill('SIGTERM');
+  let movedMs: number | undefined;
+  let polls = 0;
+  const watch = (async () => {
+    while (nowMs() - t0 < 10_000) {
+      const xs = await Promise.all(others.map((n) => metricOf(n, 'barelb_addresses_announced').catch(() => 0)));
+      polls++;
+      if (xs.reduce((a, b) => a + b, 0) >= s.services) {
+        movedMs = nowMs() - t0;
+        return;
+      }
+      await sleepMs(20);
+    }
+  })();
+  await sleepMs(Math.max(0, t0 + 1000 - nowMs()));
+  let byOther = 0;
+  let byLeaver = 0;
+  let none = 0;
+  await withConcurrency(picked, 6, async (ip) => {
+    const mac = await arpOnce(ip);
+    if (mac === myMac) byLeaver++;
+    else if (macs.has(mac)) byOther++;
+    else none++;
+  });
+  const arpDoneMs = nowMs() - t0;
+  await watch;
+  await (s.speakers.get(node) as Proc).kill('SIGKILL');
+  await s.restartSpeaker(node);
+  return { node, ips: count, movedMs, polls, arpSample: picked.length, arpByOther: byOther, arpByLeaver: byLeaver, arpUnanswered: none, arpDoneMs };
 }

@@ -1,28 +1,56 @@
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  apply, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, macOf, serviceYaml, startBackend, startController, startIn,
+  ROOT, apply, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, serviceYaml, startBackend, startController, startIn,
   startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
 import { median } from './allocator.js';
+import type { ProbeLog } from './failover-probe.js';
+import {
+  apiLeaseWrites, arpInterleaved, arpOnce, nodeMacs, nowMs, peersSettled, progress, sleepMs, speakerReady, speakerSum, type ArpSample,
+} from './lab-probes.js';
+
+/** Lease writes over a quiet window: the API server's count, the speakers' own, and the rest (the controller's leader election). */
+export interface WriteWindow {
+  readonly seconds: number;
+  readonly ips: number;
+  /** Answered Lease creates/updates/patches per second, from the API server's apiserver_request_total. */
+  readonly apiPerS: number;
+  /** Per second, from the speakers' barelb_lease_writes_total (ok and error). */
+  readonly speakersPerS: number;
+  /** apiPerS − speakersPerS: the only other Lease writer in the lab is the controller's leader election. */
+  readonly otherPerS: number;
+}
+
+export type FailoverKind = 'kill' | 'link-down' | 'sigterm';
+
+export interface FailoverRun {
+  readonly kind: FailoverKind;
+  readonly from: string;
+  /** From the action until the first request answered through another node. */
+  readonly servedMs: number | undefined;
+  /** From the action until the client's neighbour entry shows another MAC. */
+  readonly neighMs: number | undefined;
+  /** Requests sent after the action that failed. */
+  readonly failed: number;
+  readonly requests: number;
+  /** Longest time between two successful responses, from the last one before the action. */
+  readonly gapMs: number;
+}
 
 export interface SpeakerBenchResult {
-  readonly arp: { readonly vipMedianUs: number; readonly vipP99Us: number; readonly kernelMedianUs: number; readonly kernelP99Us: number; readonly samples: number };
+  readonly ips: number;
+  readonly arp: ArpSample | undefined;
   readonly throughput: { readonly vipMbps: number; readonly nodePortMbps: number; readonly rounds: number };
-  readonly failoverMs: readonly number[];
+  readonly writes: WriteWindow;
+  readonly failovers: readonly FailoverRun[];
 }
 
 const NS = 'bench-speaker';
-
-export function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-}
-
-/** Per-reply round trips (µs) of `count` ARP requests from the client. */
-export async function arpTimes(ip: string, count: number): Promise<number[]> {
-  const out = await inNs(lab.clientNs, 'arping', ['-c', String(count), '-W', '0.02', '-i', 'eth0', ip], 60_000).catch((e: { stdout?: string }) => e.stdout ?? '');
-  return [...out.matchAll(/time=([\d.]+) (usec|msec)/g)].map((m) => Number(m[1]) * (m[2] === 'msec' ? 1000 : 1));
-}
+const SYSTEM = 'barelb-system';
+/** 50 addresses of the lab LAN: 49 web Services and one for iperf3. */
+const POOL = '198.51.100.200-198.51.100.249';
+const PROBE = path.join(ROOT, 'dist/bench/failover-probe.js');
 
 async function iperf(target: string, port: number): Promise<number> {
   const out = await inNs(lab.clientNs, 'iperf3', ['-c', target, '-p', String(port), '-t', '3', '-J'], 30_000);
@@ -30,80 +58,150 @@ async function iperf(target: string, port: number): Promise<number> {
   return j.end.sum_received.bits_per_second / 1e6;
 }
 
+/** Lease writes over `seconds`, counted by the API server and by the speakers. */
+export async function writeWindow(seconds: number, ips: number): Promise<WriteWindow> {
+  const api0 = await apiLeaseWrites();
+  const sp0 = await speakerSum('barelb_lease_writes_total');
+  const t0 = performance.now();
+  await sleepMs(seconds * 1000);
+  const api1 = await apiLeaseWrites();
+  const sp1 = await speakerSum('barelb_lease_writes_total');
+  const s = (performance.now() - t0) / 1000;
+  return { seconds: s, ips, apiPerS: (api1 - api0) / s, speakersPerS: (sp1 - sp0) / s, otherPerS: (api1 - api0 - (sp1 - sp0)) / s };
+}
+
+/** Starts the prober in the client namespace and waits until it runs. */
+async function startProbe(t: Teardown, vip: string): Promise<Proc> {
+  const p = startIn(t, lab.clientNs, process.execPath, [PROBE, '--url', `http://${vip}/`, '--vip', vip, '--interval', '20', '--timeout', '1000'], 'failover-probe');
+  await eventually('the failover probe', 20_000, async () => (p.output().includes('ready') ? true : undefined), 50);
+  return p;
+}
+
+async function stopProbe(p: Proc): Promise<ProbeLog> {
+  await p.kill('SIGTERM');
+  const last = p.output().trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as ProbeLog;
+}
+
+export function analyse(kind: FailoverKind, from: string, oldMac: string, t0: number, log: ProbeLog): FailoverRun {
+  const after = log.requests.filter((r) => r.sentAt >= t0);
+  const served = log.requests.filter((r) => r.node !== undefined && r.node !== from && r.doneAt >= t0).map((r) => r.doneAt).sort((a, b) => a - b)[0];
+  const neigh = log.neigh.find((n) => n.at >= t0 && n.mac !== '' && n.mac !== oldMac);
+  const oks = log.requests.filter((r) => r.node !== undefined).map((r) => r.doneAt).sort((a, b) => a - b);
+  let gap = 0;
+  const lastBefore = oks.filter((x) => x < t0).pop() ?? t0;
+  let prev = lastBefore;
+  for (const x of oks.filter((y) => y >= t0)) {
+    gap = Math.max(gap, x - prev);
+    prev = x;
+  }
+  return {
+    kind,
+    from,
+    servedMs: served === undefined ? undefined : served - t0,
+    neighMs: neigh === undefined ? undefined : neigh.at - t0,
+    failed: after.filter((r) => r.node === undefined).length,
+    requests: after.length,
+    gapMs: gap,
+  };
+}
+
 /**
- * In the lab: ARP reply latency of a VIP (answered by the speaker) beside a
- * node's own address (answered by the kernel), iperf3 through the VIP beside
- * the same backend through NodeIP:NodePort, and kill -9 failover times.
+ * In the lab with 50 VIPs on the LAN: ARP reply latency of a VIP (answered by the speaker) beside a node's
+ * own address (answered by the kernel), iperf3 through the VIP beside NodeIP:NodePort, the Lease writes at
+ * steady state, and failover seen from the client after kill -9, link down and SIGTERM of the holder.
  */
-export async function benchSpeaker(kills = 10, arpSamples = 300): Promise<SpeakerBenchResult> {
+export async function benchSpeaker(o: { runs: number; arpSamples: number; windowSeconds: number }): Promise<SpeakerBenchResult> {
   const cleanups: (() => unknown)[] = [];
   const t: Teardown = { teardown: (fn) => cleanups.push(fn) };
+  const say = (m: string): void => progress('speaker', m);
   try {
-    await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+    await kubectl(['create', 'namespace', SYSTEM]).catch(() => undefined);
     await kubectl(['create', 'namespace', NS]);
-    await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.231-198.51.100.239]\n`);
-    startController(t);
+    await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [${POOL}]\n`);
+    startController(t, ['--log-level', 'warn']);
     const speakers = new Map<string, Proc>();
-    for (const n of lab.nodes) speakers.set(n, startSpeaker(t, n));
-    const node = lab.nodes[0] as string;
-    startBackend(t, node, 8080, 'backend');
-    startIn(t, lab.nodeNs(node), 'iperf3', ['-s', '-B', lab.nodeIp(node), '-p', '5201'], 'iperf3');
-    await apply(serviceYaml({ name: 'web', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node] }));
-    await apply(serviceYaml({ name: 'iperf', namespace: NS, port: 5201, targetPort: 5201, endpointNodes: [node] }));
-    const vip = await ingressIp(NS, 'web');
+    const start = (n: string): void => void speakers.set(n, startSpeaker(t, n, ['--log-level', 'warn']));
+    for (const n of lab.nodes) start(n);
+    // Every node runs a backend named after it; the web Services are externalTrafficPolicy Local, so the
+    // answer names the node the client's traffic went to.
+    for (const n of lab.nodes) startBackend(t, n, 8080, n);
+    const node1 = lab.nodes[0] as string;
+    startIn(t, lab.nodeNs(node1), 'iperf3', ['-s', '-B', lab.nodeIp(node1), '-p', '5201'], 'iperf3');
+    const webCount = 49;
+    const items = [
+      ...Array.from({ length: webCount }, (_, i) => serviceYaml({ name: `web-${i}`, namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, externalTrafficPolicy: 'Local' })),
+      serviceYaml({ name: 'iperf', namespace: NS, port: 5201, targetPort: 5201, endpointNodes: [node1] }),
+    ].flatMap((y) => (JSON.parse(y) as { items: unknown[] }).items);
+    await apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    const ips = webCount + 1;
+    say(`waiting for ${ips} IPs to be announced`);
+    await eventually(`all ${ips} IPs announced`, 120_000, async () => ((await speakerSum('barelb_addresses_announced')) === ips ? true : undefined), 500);
+    const vips = await Promise.all(Array.from({ length: webCount }, (_, i) => ingressIp(NS, `web-${i}`)));
+    const macs = await nodeMacs();
+    const holderOf = async (vip: string): Promise<string | undefined> => macs.get(await arpOnce(vip));
+
+    const vip0 = vips[0] as string;
+    const holder0 = await eventually('a holder', 20_000, () => holderOf(vip0));
+    await eventually('traffic', 20_000, () => fetchFromClient(`http://${vip0}/`));
+    say('ARP latency');
+    const arp = await arpInterleaved(vip0, lab.nodeIp(holder0), o.arpSamples);
+
+    say('throughput');
     const iperfVip = await ingressIp(NS, 'iperf');
-    const holder = await eventually('a holder', 20_000, () => announcerOf(vip));
-    await eventually('traffic', 20_000, () => fetchFromClient(`http://${vip}/`));
-
-    // ARP: interleaved batches, so machine noise hits both alike.
-    const vipTimes: number[] = [];
-    const kernelTimes: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      vipTimes.push(...(await arpTimes(vip, Math.ceil(arpSamples / 3))));
-      kernelTimes.push(...(await arpTimes(lab.nodeIp(holder), Math.ceil(arpSamples / 3))));
-    }
-
-    // Throughput: the same backend through the VIP and directly through the NodePort.
-    await eventually('iperf VIP announced', 20_000, () => announcerOf(iperfVip));
     const nodePort = Number(await kubectl(['get', 'svc', '-n', NS, 'iperf', '-o', 'jsonpath={.spec.ports[0].nodePort}']));
     const viaVip: number[] = [];
     const viaNodePort: number[] = [];
     for (let round = 0; round < 3; round++) {
       viaVip.push(await iperf(iperfVip, 5201));
-      viaNodePort.push(await iperf(lab.nodeIp(node), nodePort));
+      viaNodePort.push(await iperf(lab.nodeIp(node1), nodePort));
     }
 
-    // Failover: kill -9 the holder, time until a request through the VIP succeeds from another node.
-    const failoverMs: number[] = [];
-    for (let i = 0; i < kills; i++) {
-      const h = await eventually('a settled holder', 20_000, async () => {
-        const cur = await announcerOf(vip);
-        return cur && (await fetchFromClient(`http://${vip}/`, 1)) ? cur : undefined;
-      });
-      const oldMac = await macOf(h);
-      const start = performance.now();
-      await (speakers.get(h) as Proc).kill('SIGKILL');
-      await eventually('service from another node', 30_000, async () => {
-        const neigh = await inNs(lab.clientNs, 'ip', ['neigh', 'show', vip]);
-        if (neigh.includes(oldMac)) return undefined;
-        return (await fetchFromClient(`http://${vip}/`, 0.3)) ? true : undefined;
-      }, 20);
-      failoverMs.push(performance.now() - start);
-      speakers.set(h, startSpeaker(t, h));
-      await eventually('the restarted speaker', 20_000, async () =>
-        (await inNs(lab.nodeNs(h), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-      );
+    say(`Lease writes over ${o.windowSeconds} s at ${ips} IPs`);
+    await sleepMs(10_000);
+    const writes = await writeWindow(o.windowSeconds, await speakerSum('barelb_addresses_announced'));
+    say(`writes: ${writes.apiPerS.toFixed(2)}/s (speakers ${writes.speakersPerS.toFixed(2)}/s)`);
+
+    const failovers: FailoverRun[] = [];
+    let next = 0;
+    for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
+      for (let i = 0; i < o.runs; i++) {
+        await peersSettled();
+        const vip = vips[next++ % vips.length] as string;
+        const oldMac = await eventually(`a single holder of ${vip}`, 15_000, async () => {
+          const mac = await arpOnce(vip);
+          return macs.has(mac) && (await fetchFromClient(`http://${vip}/`)) ? mac : undefined;
+        }, 500).catch(() => '');
+        const from = macs.get(oldMac);
+        if (!from) {
+          say(`${kind}: ${vip} has no single holder or does not answer; skipped`);
+          continue;
+        }
+        const probe = await startProbe(t, vip);
+        await sleepMs(300);
+        const t0 = nowMs();
+        const speaker = speakers.get(from) as Proc;
+        if (kind === 'kill') speaker.child.kill('SIGKILL');
+        else if (kind === 'sigterm') speaker.child.kill('SIGTERM');
+        else await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'down']);
+        await sleepMs(kind === 'sigterm' ? 1500 : 2500);
+        const run = analyse(kind, from, oldMac, t0, await stopProbe(probe));
+        failovers.push(run);
+        say(`${kind} ${i + 1}/${o.runs} of ${from} (${vip}): served by another node after ${run.servedMs?.toFixed(0)} ms, neighbour entry after ${run.neighMs?.toFixed(0)} ms, ${run.failed} of ${run.requests} failed`);
+        if (kind === 'link-down') await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'up']);
+        else {
+          await speaker.kill('SIGKILL'); // waits for the exit (already gone, or finishing its SIGTERM)
+          start(from);
+          await speakerReady(from);
+        }
+      }
     }
     return {
-      arp: {
-        vipMedianUs: median(vipTimes),
-        vipP99Us: percentile(vipTimes, 99),
-        kernelMedianUs: median(kernelTimes),
-        kernelP99Us: percentile(kernelTimes, 99),
-        samples: Math.min(vipTimes.length, kernelTimes.length),
-      },
+      ips,
+      arp,
       throughput: { vipMbps: median(viaVip), nodePortMbps: median(viaNodePort), rounds: viaVip.length },
-      failoverMs,
+      writes,
+      failovers,
     };
   } finally {
     for (const fn of cleanups.reverse()) await fn();

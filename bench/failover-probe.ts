@@ -1,0 +1,87 @@
+/**
+ * Run in the lab's client namespace during a failover: every `--interval` ms it sends a GET to the VIP on a
+ * fresh connection (without waiting for the one before, so a request stuck on a dead MAC does not hide the
+ * next), and every 5 ms it reads the client's neighbour entry for the VIP from /proc/net/arp. On SIGTERM it
+ * prints what it saw as one JSON line: each response (or failure) and each change of the entry's MAC, with
+ * times in ms since the epoch (performance.timeOrigin + now: comparable with the bench's own clock).
+ *
+ *   node failover-probe.js --url http://VIP/ --vip VIP [--interval 20] [--timeout 1000]
+ *
+ * testkit/traffic-generator.ts counts gaps and backends but keeps no times of changes, which is what a
+ * failover time needs; hence this small prober.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+export interface ProbeRequest {
+  readonly sentAt: number;
+  readonly doneAt: number;
+  /** The node whose backend answered (externalTrafficPolicy Local: the node that took the traffic); undefined on failure. */
+  readonly node: string | undefined;
+}
+
+export interface ProbeLog {
+  readonly requests: ProbeRequest[];
+  /** Each time the neighbour entry's MAC (or its absence, '') changed. */
+  readonly neigh: { readonly at: number; readonly mac: string }[];
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+function neighMac(vip: string): string {
+  try {
+    for (const line of readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // IP address, HW type, Flags (0x2: complete), HW address, Mask, Device
+      if (f[0] === vip && f[2] === '0x2') return f[3] ?? '';
+    }
+  } catch {
+    // no table: nothing known
+  }
+  return '';
+}
+
+function get(url: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: { url: { type: 'string' }, vip: { type: 'string' }, interval: { type: 'string', default: '20' }, timeout: { type: 'string', default: '1000' } },
+  });
+  const url = values.url as string;
+  const vip = values.vip as string;
+  const log: ProbeLog = { requests: [], neigh: [] };
+  let mac = neighMac(vip);
+  log.neigh.push({ at: now(), mac });
+  const neighTimer = setInterval(() => {
+    const m = neighMac(vip);
+    if (m !== mac) log.neigh.push({ at: now(), mac: (mac = m) });
+  }, 5);
+  const reqTimer = setInterval(() => {
+    const sentAt = now();
+    get(url, Number(values.timeout)).then(
+      (body) => log.requests.push({ sentAt, doneAt: now(), node: (JSON.parse(body) as { node?: string }).node }),
+      () => log.requests.push({ sentAt, doneAt: now(), node: undefined }),
+    );
+  }, Number(values.interval));
+  process.on('SIGTERM', () => {
+    clearInterval(neighTimer);
+    clearInterval(reqTimer);
+    process.stdout.write(`${JSON.stringify(log)}\n`, () => process.exit(0));
+  });
+  process.stdout.write('ready\n');
+}
+
+main();

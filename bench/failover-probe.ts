@@ -11,9 +11,9 @@
  * failover time needs; hence this small prober.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { get } from '../testkit/traffic-generator.js';
 
 export interface ProbeRequest {
   readonly sentAt: number;
@@ -43,18 +43,6 @@ function neighMac(vip: string): string {
   return '';
 }
 
-function get(url: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
 
 function main(): void {
   const { values } = parseArgs({

@@ -82,7 +82,8 @@ export class TargetWindow {
   }
 }
 
-function get(url: string, timeoutMs: number): Promise<string> {
+/** One GET on a fresh connection; the body of a 200, else a rejection. */
+export function get(url: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
       let body = '';

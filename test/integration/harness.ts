@@ -167,7 +167,8 @@ export async function startController(t: Test, args: string[], opts: { env?: Rec
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
     },
   };
-  await eventually('controller to serve /healthz', 15_000, async () => {
+  // Start-up only, not a measured bound: on a busy 2-core machine a Node process can take many seconds.
+  await eventually('controller to serve /healthz', 60_000, async () => {
     if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${output()}`);
     const r = await fetch(`http://127.0.0.1:${port}/healthz`);
     return r.ok ? true : undefined;

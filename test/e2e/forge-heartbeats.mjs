@@ -38,9 +38,14 @@ for (let round = 0; round < 20; round++) {
   }
   await new Promise((r) => setTimeout(r, 20));
 }
+// Replayed from this device's own MAC: the payload is what is authenticated, and a copy that kept the
+// speakers' source MACs would teach the LAN's bridge that they live here (an attack on the switch, not barelb).
+const own = mac.bytes;
 for (let pass = 0; pass < 2; pass++) {
   for (const f of captured) {
-    sock.send(f);
+    const copy = Uint8Array.from(f);
+    copy.set(own, 6);
+    sock.send(copy);
     counts.replayed++;
   }
 }

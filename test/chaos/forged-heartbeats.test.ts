@@ -32,9 +32,7 @@ t.test('forged and replayed heartbeats', async (t) => {
   const w = await traffic.stop();
   const { failures, requests, longestGapMs } = totals(w);
   t.comment(describeTraffic(w));
-  // What barelb controls is below: nothing moved. The forger starts Node processes in the client's own
-  // namespace, beside the traffic generator, so a request or two may time out on a busy machine.
-  t.ok(failures <= requests / 100 && longestGapMs < 1_000, `during the attack: ${failures} of ${requests} requests failed, longest gap ${longestGapMs} ms`);
+  t.equal(failures, 0, `no request failed during the attack (${requests} requests, longest gap ${longestGapMs} ms)`);
   t.same(await holders(ips), before, 'no VIP moved');
   t.same((await arpSamples(ips, 2)).bad, [], 'one MAC per VIP');
   t.ok((await dropped('other-cluster')) > was.forged, 'forged frames dropped and counted');

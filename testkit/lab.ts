@@ -259,6 +259,13 @@ export async function metricOfLabel(node: string, name: string, labels: string):
   return sum;
 }
 
+/** Heartbeat frames dropped for `reason` (e.g. 'replay', 'other-cluster'), summed over every lab node. */
+export async function heartbeatsDropped(reason: string): Promise<number> {
+  let sum = 0;
+  for (const n of lab.nodes) sum += await metricOfLabel(n, 'barelb_heartbeats_dropped_total', `reason="${reason}"`);
+  return sum;
+}
+
 export function metricOf(node: string, name: string): Promise<number> {
   return metricOfLabel(node, name, '');
 }

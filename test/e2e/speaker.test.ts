@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, metricOfLabel, serviceYaml,
+  apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
@@ -176,12 +176,7 @@ t.test('forged and replayed heartbeats from a LAN device move nothing, and are c
   const ips = [await ingressIp(NS, 'svc-c'), await ingressIp(NS, 'svc-d'), await ingressIp(NS, 'svc-e')];
   const before = [];
   for (const ip of ips) before.push(await settledHolder(ip));
-  const dropped = async (reason: string): Promise<number> => {
-    let sum = 0;
-    for (const n of lab.nodes) sum += await metricOfLabel(n, 'barelb_heartbeats_dropped_total', `reason="${reason}"`);
-    return sum;
-  };
-  const was = { otherCluster: await dropped('other-cluster'), replay: await dropped('replay') };
+  const was = { otherCluster: await heartbeatsDropped('other-cluster'), replay: await heartbeatsDropped('replay') };
   const script = new URL('./forge-heartbeats.mjs', import.meta.url).pathname;
   const out = await inNs(lab.clientNs, process.execPath, [script, '1500', ...ips], 30_000);
   const sent = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { captured: number; forged: number; replayed: number; genuineNodes: number; ownKeyDecodesGenuine: boolean };
@@ -189,7 +184,7 @@ t.test('forged and replayed heartbeats from a LAN device move nothing, and are c
   t.ok(sent.forged >= 80 && sent.replayed >= 2 * 30, `sent ${sent.forged} forged and ${sent.replayed} replayed frames`);
   t.equal(sent.ownKeyDecodesGenuine, false, 'the forger\'s key is not the cluster\'s');
   await eventually('the frames to be counted', 10_000, async () => {
-    const now = { otherCluster: await dropped('other-cluster'), replay: await dropped('replay') };
+    const now = { otherCluster: await heartbeatsDropped('other-cluster'), replay: await heartbeatsDropped('replay') };
     // Every speaker hears each forged frame; each replayed frame is a replay for the two nodes that did not send it.
     return now.otherCluster - was.otherCluster >= sent.forged * 3 && now.replay - was.replay >= sent.replayed * 2 ? true : undefined;
   });

@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { BarelbError } from '../errors.js';
 import { MacAddress } from '../net/arp-frame.js';
+import { ETH_HEADER, readEthernetHeader } from '../net/ethernet.js';
 import { IpAddress } from '../net/ip.js';
 
 /**
@@ -35,9 +36,6 @@ export const HEARTBEAT_VERSION = 1;
 /** Frames never exceed this many bytes (Ethernet header + payload, no FCS): a 1500-byte MTU. */
 export const HEARTBEAT_MAX_FRAME = 1514;
 
-const ETH_HEADER = 14;
-const VLAN_TAG = 4;
-const ETHERTYPE_VLAN = 0x8100;
 const MIN_FRAME_LENGTH = 60;
 const MAGIC_0 = 0x42; // 'B'
 const MAGIC_1 = 0x4c; // 'L'
@@ -297,15 +295,10 @@ export function encodeHeartbeat(hb: Heartbeat, srcMac: MacAddress, key: Heartbea
  * structural fault in the authenticated bytes. Nothing parsed is returned unless its MAC verified.
  */
 export function decodeHeartbeat(frame: Uint8Array, keys: readonly HeartbeatKey[]): DecodedHeartbeat {
-  if (frame.length < ETH_HEADER) return drop('short');
-  let p = ETH_HEADER;
-  let ethertype = u16(frame, 12);
-  if (ethertype === ETHERTYPE_VLAN) {
-    if (frame.length < ETH_HEADER + VLAN_TAG) return drop('short');
-    ethertype = u16(frame, 16);
-    p += VLAN_TAG;
-  }
-  if (ethertype !== HEARTBEAT_ETHERTYPE) return drop('not-heartbeat');
+  const eth = readEthernetHeader(frame);
+  if (!eth) return drop('short');
+  const p = eth.offset;
+  if (eth.ethertype !== HEARTBEAT_ETHERTYPE) return drop('not-heartbeat');
   if (frame.length - p < MIN_PAYLOAD) return drop('short');
   if (frame[p] !== MAGIC_0 || frame[p + 1] !== MAGIC_1) return drop('not-heartbeat');
   if (frame[p + 2] !== HEARTBEAT_VERSION) return drop('version');

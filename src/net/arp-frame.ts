@@ -1,4 +1,5 @@
 import { BarelbError } from '../errors.js';
+import { ETHERTYPE_VLAN, VLAN_TAG, readEthernetHeader } from './ethernet.js';
 import { IpAddress } from './ip.js';
 
 /**
@@ -78,7 +79,7 @@ export class NotIpv4Error extends BarelbError {
 
 export const ETHERTYPE_ARP = 0x0806;
 export const ETHERTYPE_IPV4 = 0x0800;
-export const ETHERTYPE_VLAN = 0x8100;
+export { ETHERTYPE_VLAN };
 /** Ethernet minimum frame length without the FCS. */
 export const MIN_FRAME_LENGTH = 60;
 
@@ -102,8 +103,6 @@ export interface ArpPacket {
 
 export type DecodeResult = { readonly ok: true; readonly packet: ArpPacket } | { readonly ok: false; readonly reason: DropReason };
 
-const ETH_HEADER = 14;
-const VLAN_TAG = 4;
 const ARP_BODY = 28;
 const HTYPE_ETHERNET = 1;
 const OP_REQUEST = 1;
@@ -111,16 +110,9 @@ const OP_REPLY = 2;
 
 /** Decodes an Ethernet frame holding an IPv4-over-Ethernet ARP packet. Never throws. */
 export function decodeArpFrame(frame: Uint8Array): DecodeResult {
-  if (frame.length < ETH_HEADER) return drop('truncated');
-  let offset = ETH_HEADER;
-  let ethertype = u16(frame, 12);
-  let vlan: number | undefined;
-  if (ethertype === ETHERTYPE_VLAN) {
-    if (frame.length < ETH_HEADER + VLAN_TAG) return drop('truncated');
-    vlan = u16(frame, 14) & 0x0fff;
-    ethertype = u16(frame, 16);
-    offset += VLAN_TAG;
-  }
+  const eth = readEthernetHeader(frame);
+  if (!eth) return drop('truncated');
+  const { ethertype, offset, vlan } = eth;
   if (ethertype !== ETHERTYPE_ARP) return drop('not-arp');
   if (frame.length < offset + 8) return drop('truncated');
   if (u16(frame, offset) !== HTYPE_ETHERNET) return drop('bad-hardware-type');

@@ -78,7 +78,7 @@ export class SpeakerLeaseWriter {
     const key = this.wanted;
     let ok = false;
     try {
-      this.last = await this.put(key);
+      this.last = await this.put();
       this.written = key;
       ok = true;
       this.opts.onWrite('ok');
@@ -94,7 +94,7 @@ export class SpeakerLeaseWriter {
     this.schedule(!ok ? this.opts.minGapMs : changed ? this.opts.minGapMs : this.opts.renewIntervalMs);
   }
 
-  private async put(_key: string): Promise<V1Lease> {
+  private async put(): Promise<V1Lease> {
     const { api, namespace, node, deadlineMs } = this.opts;
     const now = new V1MicroTime();
     const seconds = Math.ceil((this.opts.renewIntervalMs * 3) / 1000);

@@ -11,7 +11,8 @@
  *    (rejoining) counts as an announcer only where nobody else announces, and itself yields every IP another
  *    node announces: whoever took over while it was stalled keeps what it took.
  * 4. Nobody announces it: the best-ranked of the live eligible nodes takes it, and only once this node has
- *    listened long enough to know who announces what (mayTakeNew).
+ *    listened long enough (mayTakeNew) and holds every peer's whole current claim set: a claim set still
+ *    arriving in chunks may hold the IP, and taking it would make a second announcer that outranks the first.
  * Every node computes the same answer from the same view, so once views agree there is one announcer.
  */
 
@@ -24,6 +25,8 @@ export interface Contender {
   readonly hearsMe: boolean;
   /** It is back from a stall and has not decided yet what it keeps. */
   readonly rejoining?: boolean;
+  /** False while its current claim set is still arriving: `announces` may be out of date. */
+  readonly claimsKnown?: boolean;
 }
 
 export interface HolderInput {
@@ -60,7 +63,8 @@ export function chooseHolder(input: HolderInput): HolderVerdict {
     return best(names, input.weightOf) === input.self ? { announce: true, why: 'keeps' } : { announce: false, why: 'held-elsewhere' };
   }
   if (best([input.self, ...input.contenders.map((c) => c.node)], input.weightOf) !== input.self) return { announce: false, why: 'better-ranked' };
-  return input.mayTakeNew ? { announce: true, why: 'takes' } : { announce: false, why: 'listening' };
+  if (!input.mayTakeNew || input.contenders.some((c) => c.claimsKnown === false)) return { announce: false, why: 'listening' };
+  return { announce: true, why: 'takes' };
 }
 
 /** The node with the highest weight; equal weights go to the smaller name (code-unit order). */

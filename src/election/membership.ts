@@ -30,6 +30,8 @@ export interface LivePeer {
   readonly node: string;
   /** Its complete claim set (empty until the first whole set arrived). */
   readonly claims: ReadonlySet<string>;
+  /** `claims` is the set its latest heartbeat describes; false while a newer set is still arriving in chunks. */
+  readonly claimsKnown: boolean;
   /** Its last heartbeat on this interface listed this node among those it hears. */
   readonly hearsMe: boolean;
   readonly apiReachable: boolean;
@@ -56,6 +58,8 @@ interface Peer {
   rejoining: boolean;
   claims: ReadonlySet<string>;
   claimsDigest: string;
+  /** The digest its latest heartbeat announced: claims are known when they match. */
+  latestDigest: string;
   assembly: Assembly | undefined;
 }
 
@@ -94,7 +98,7 @@ export class Membership {
     if (!p || hb.incarnation > p.incarnation) {
       // A new process on that node: nothing the old one said holds any more.
       const wasLive = p !== undefined && this.liveOnAny(p, nowMs);
-      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, assembly: undefined };
+      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined };
       this.peers.set(hb.node, p);
       if (wasLive || hb.claimsTotal > 0) this.changes++;
     }
@@ -147,7 +151,7 @@ export class Membership {
     for (const p of this.peers.values()) {
       const h = p.heard.get(ifname);
       if (!h || p.leaving || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
-      out.push({ node: p.node, claims: p.claims, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
+      out.push({ node: p.node, claims: p.claims, claimsKnown: p.claimsDigest === p.latestDigest, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
     }
     return out;
   }
@@ -169,6 +173,10 @@ export class Membership {
   }
 
   private assemble(p: Peer, hb: Heartbeat): void {
+    if (hb.claimsDigest !== p.latestDigest) {
+      p.latestDigest = hb.claimsDigest;
+      this.changes++;
+    }
     if (hb.claimsDigest === p.claimsDigest) {
       p.assembly = undefined;
       return;

@@ -156,6 +156,39 @@ t.test('a healed partition settles on one announcer per IP', async (t) => {
   t.same(settled(sim), []);
 });
 
+t.test('a link that goes down and comes back: peers take over, and the node back on the LAN takes nothing back', async (t) => {
+  const sim = new ClusterSim(NODES, IPS);
+  sim.run(1000);
+  const ip = IPS[3] as string;
+  const victim = holderOf(sim, ip);
+  const mine = IPS.filter((x) => holderOf(sim, x) === victim);
+  sim.linkDown(victim);
+  sim.run(1000);
+  t.same(settled(sim), [], 'its peers announce each IP once');
+  for (const x of mine) t.not(holderOf(sim, x), victim, `${x} moved off the cut-off node`);
+  const back = sim.nowMs;
+  sim.linkUp(victim);
+  sim.run(3000);
+  t.same(settled(sim), []);
+  t.same(sim.transitionsIn(back, sim.nowMs).filter((x) => x.announce), [], 'nothing taken back once the link is up');
+});
+
+t.test('a node back on the LAN waits for every peer\'s whole claim set, however many chunks it takes', async (t) => {
+  // 1,800 IPs on one node are 7 chunks, sent one per beat when nothing changes: longer than the listening time.
+  const many = Array.from({ length: 1800 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+  const sim = new ClusterSim(['node1', 'node2'], many);
+  sim.run(1000);
+  sim.linkDown('node2');
+  sim.run(1000);
+  t.equal(many.filter((x) => sim.announcers(x)[0] === 'node1').length, many.length, 'node1 holds all of them');
+  const back = sim.nowMs;
+  sim.linkUp('node2');
+  sim.run(2000);
+  const taken = sim.transitionsIn(back, sim.nowMs).filter((x) => x.announce);
+  t.same(taken.slice(0, 3), [], `nothing taken back (${taken.length} taken)`);
+  t.same(settled(sim), []);
+});
+
 t.test('single node: takes everything after listening, alone', async (t) => {
   const sim = new ClusterSim(['solo'], IPS);
   sim.run(400);
@@ -202,6 +235,7 @@ t.test('property: after any sequence of faults, once they end, one announcer per
     fc.record({ kind: fc.constant('lose' as const), from: fc.nat(4), to: fc.nat(4) }),
     fc.record({ kind: fc.constant('heal' as const) }),
     fc.record({ kind: fc.constant('ineligible' as const), node: fc.nat(4), eligible: fc.boolean() }),
+    fc.record({ kind: fc.constant('link' as const), node: fc.nat(4), up: fc.boolean() }),
   );
   await fc.assert(
     fc.property(
@@ -221,10 +255,12 @@ t.test('property: after any sequence of faults, once they end, one announcer per
           else if (f.kind === 'sigterm') sim.sigterm(pick(f.node));
           else if (f.kind === 'lose') sim.lost.add(`${pick(f.from)}>${pick(f.to)}`);
           else if (f.kind === 'heal') sim.lost.clear();
+          else if (f.kind === 'link') (f.up ? sim.linkUp : sim.linkDown).call(sim, pick(f.node));
           else sim.node(pick(f.node)).eligible = f.eligible;
         }
         // Faults end: stalls run out, crashed and terminated nodes stay down; links heal, or one-way losses
         // stay as a lasting condition (a pair cut both ways is a partition, where two announcers are expected).
+        for (const name of names) sim.linkUp(name);
         for (const pair of [...sim.lost]) {
           const [a, b] = pair.split('>');
           if (!keepOneWay || a === b || sim.lost.has(`${b}>${a}`)) sim.lost.delete(pair);

@@ -41,6 +41,8 @@ interface SimNode {
   listeningSinceMs: number;
   nextBeatMs: number;
   eligible: boolean;
+  /** The node's link (carrier): when down, nothing goes out or comes in, and the speaker knows it. */
+  linkUp: boolean;
 }
 
 export interface Transition {
@@ -92,6 +94,7 @@ export class ClusterSim {
       listeningSinceMs: this.nowMs,
       nextBeatMs: this.nowMs + offsetMs,
       eligible: true,
+      linkUp: true,
     };
   }
 
@@ -126,9 +129,22 @@ export class ClusterSim {
     this.beat(n); // the speaker sends one at once
   }
 
+  /** The node's link goes down: like the speaker, it sees the interface go and announces nothing there. */
+  linkDown(name: string): void {
+    this.node(name).linkUp = false;
+  }
+
+  /** The link is back: the speaker opens the interface again and listens before it takes anything. */
+  linkUp(name: string): void {
+    const n = this.node(name);
+    if (n.linkUp) return;
+    n.linkUp = true;
+    n.listeningSinceMs = this.nowMs;
+  }
+
   /** Inject a frame from outside any speaker (a forger, a replayer). */
   inject(frame: Uint8Array): void {
-    for (const n of this.nodes.values()) if (this.running(n)) this.receive(n, frame);
+    for (const n of this.nodes.values()) if (this.running(n) && n.linkUp) this.receive(n, frame);
   }
 
   running(n: SimNode): boolean {
@@ -173,10 +189,11 @@ export class ClusterSim {
     n.heard.tick(this.nowMs);
     const out = n.sender.beat(this.nowMs, [IFACE], [...n.announced], (ifname) => n.heard.hearing(ifname, this.nowMs));
     for (const { heartbeat } of out) {
+      if (!n.linkUp) continue; // the send fails
       const frame = encodeHeartbeat(heartbeat, n.mac, this.key);
       if (this.captured.length < 2000) this.captured.push(frame);
       for (const peer of this.nodes.values()) {
-        if (peer === n || !this.running(peer) || this.lost.has(`${n.name}>${peer.name}`)) continue;
+        if (peer === n || !this.running(peer) || !peer.linkUp || this.lost.has(`${n.name}>${peer.name}`)) continue;
         this.receive(peer, frame);
       }
     }
@@ -206,10 +223,10 @@ export class ClusterSim {
     for (const ip of this.ips) {
       const v = chooseHolder({
         self: n.name,
-        selfEligible: n.eligible,
+        selfEligible: n.eligible && n.linkUp,
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
-        contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining })),
+        contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown })),
         weightOf: (node) => weight(ip, node),
         rejoining: Number.isFinite(n.rejoinUntilMs),
       });
@@ -230,7 +247,7 @@ export class ClusterSim {
 
   /** Running nodes that may announce. */
   candidates(): string[] {
-    return [...this.nodes.values()].filter((n) => this.running(n) && n.eligible && n.leavingSinceMs === undefined).map((n) => n.name);
+    return [...this.nodes.values()].filter((n) => this.running(n) && n.eligible && n.linkUp && n.leavingSinceMs === undefined).map((n) => n.name);
   }
 
   /** Per IP, when it last changed hands after `sinceMs` (undefined: it did not). */

@@ -13,6 +13,8 @@ t.test('the rules, one row each', async (t) => {
     ['ineligible never announces, even as holder', { selfEligible: false, selfAnnounces: true }, false, 'ineligible'],
     ['alone and free: takes it', {}, true, 'takes'],
     ['alone but still listening: waits', { mayTakeNew: false }, false, 'listening'],
+    ['free, but a worse peer\'s claim set is still arriving: waits', { contenders: [{ ...peer('c'), claimsKnown: false }] }, false, 'listening'],
+    ['we hold it while a peer\'s claim set is still arriving: keeps', { selfAnnounces: true, contenders: [{ ...peer('c'), claimsKnown: false }] }, true, 'keeps'],
     ['a better-ranked live node: it takes, not us', { contenders: [peer('a')] }, false, 'better-ranked'],
     ['only worse-ranked live nodes: takes', { contenders: [peer('c'), peer('d')] }, true, 'takes'],
     ['we hold it and a better node is back: no preemption', { selfAnnounces: true, contenders: [peer('a')] }, true, 'keeps'],

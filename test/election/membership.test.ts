@@ -65,14 +65,17 @@ t.test('claims: a set counts once every chunk arrived and it adds up', async (t)
   const v0 = m.version;
   chunks.slice(0, -1).forEach((c, i) => m.onHeartbeat('eth0', hb('p', ++seq, { claimsAll: ips, claims: c, chunkIndex: i, chunkCount: chunks.length }), seq));
   t.equal(m.livePeers('eth0', seq)[0]?.claims.size, 0, 'not before the last chunk');
+  t.equal(m.livePeers('eth0', seq)[0]?.claimsKnown, false, 'known to be incomplete');
   const last = chunks.length - 1;
   m.onHeartbeat('eth0', hb('p', ++seq, { claimsAll: ips, claims: chunks[last], chunkIndex: last, chunkCount: chunks.length }), seq);
   t.equal(m.livePeers('eth0', seq)[0]?.claims.size, 700, 'the whole set');
+  t.equal(m.livePeers('eth0', seq)[0]?.claimsKnown, true, 'and known to be whole');
   t.ok(m.version > v0, 'the version moved');
   // A chunk set that does not add up to its digest is not believed.
   const lie = { ...hb('p', ++seq, { claimsAll: ['10.9.9.9'] }), claims: ['10.9.9.8'] };
   m.onHeartbeat('eth0', lie, seq);
   t.equal(m.livePeers('eth0', seq)[0]?.claims.size, 700, 'the last good set stays');
+  t.equal(m.livePeers('eth0', seq)[0]?.claimsKnown, false, 'but it is not what the peer says it announces now');
   // An empty set replaces it at once.
   m.onHeartbeat('eth0', hb('p', ++seq), seq);
   t.equal(m.livePeers('eth0', seq)[0]?.claims.size, 0);

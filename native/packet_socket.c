@@ -553,6 +553,8 @@ static napi_value js_interface_info(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_set_named_property(env, result, "mac", v));
   NAPI_OK(napi_get_boolean(env, (flags & IFF_UP) != 0, &v));
   NAPI_OK(napi_set_named_property(env, result, "up", v));
+  NAPI_OK(napi_get_boolean(env, (flags & IFF_RUNNING) != 0, &v));
+  NAPI_OK(napi_set_named_property(env, result, "carrier", v));
   NAPI_OK(napi_create_int32(env, mtu, &v));
   NAPI_OK(napi_set_named_property(env, result, "mtu", v));
   return result;

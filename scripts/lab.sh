@@ -130,6 +130,7 @@ export BARELB_LAB_ID=$ID
 export BARELB_LAB_DIR=$DIR
 export BARELB_LAB_CP_NETNS=$P-cp
 export BARELB_LAB_CLIENT_NETNS=$P-client
+export BARELB_LAB_SWITCH_NETNS=$P-sw
 export BARELB_LAB_CLIENT_IP=$CLIENT_IP
 export BARELB_LAB_NODES="${NODES[*]}"
 export BARELB_LAB_NODE_NETNS="$(for n in "${NODES[@]}"; do printf '%s ' "$(node_ns "$n")"; done)"

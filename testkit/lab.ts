@@ -55,6 +55,9 @@ export const lab = {
   nodeIp(node: string): string {
     return env('BARELB_LAB_NODE_IPS').trim().split(/\s+/)[lab.nodes.indexOf(node)] as string;
   },
+  get switchNs() {
+    return env('BARELB_LAB_SWITCH_NETNS');
+  },
   get cpDir() {
     return path.join(env('BARELB_LAB_DIR'), 'cp');
   },
@@ -64,6 +67,20 @@ export const lab = {
   },
 };
 
+/**
+ * Deletes a node's eth0 and makes a new one the way scripts/lab.sh wired it (a veth to the switch, same
+ * address): the same name and address, a new kernel interface (index).
+ */
+export async function recreateNodeLink(node: string): Promise<void> {
+  const ns = lab.nodeNs(node);
+  const port = `n${node.replace(/^node/, '')}`;
+  await run('ip', ['-n', ns, 'link', 'del', 'eth0']);
+  await run('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', lab.switchNs]);
+  await run('ip', ['-n', lab.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+  await run('ip', ['-n', ns, 'addr', 'add', `${lab.nodeIp(node)}/24`, 'dev', 'eth0']);
+  await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+}
+
 /** Runs a command in a lab namespace; resolves with stdout, rejects with stderr. */
 export async function inNs(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
   const { stdout } = await run('ip', ['netns', 'exec', ns, cmd, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20, env: childEnv() });
@@ -72,6 +89,14 @@ export async function inNs(ns: string, cmd: string, args: string[], timeoutMs = 
 
 export function kubectl(args: string[], input?: string): Promise<string> {
   return runKubectl(lab.kubeconfig, args, input);
+}
+
+/**
+ * Deletes a test's namespace and waits until it is gone: the next file in the same lab must not see its
+ * Services (they still hold pool addresses until then).
+ */
+export async function deleteNamespace(ns: string): Promise<void> {
+  await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--timeout=90s']).catch(() => undefined);
 }
 
 export interface Proc {

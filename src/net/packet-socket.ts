@@ -10,6 +10,8 @@ export interface InterfaceInfo {
   readonly mac: Buffer;
   /** Administratively up (IFF_UP); says nothing about carrier. */
   readonly up: boolean;
+  /** The link is operational (IFF_RUNNING): up with carrier; false when the cable or the veth peer is gone. */
+  readonly carrier: boolean;
   readonly mtu: number;
 }
 

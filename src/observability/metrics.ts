@@ -159,6 +159,12 @@ export class SpeakerMetrics {
     help: 'Times the ARP thread was stalled past the failure timeout and withdrew everything before answering again',
     registers: [this.registry],
   });
+  readonly interfacesClosed = new Counter({
+    name: 'barelb_interfaces_closed_total',
+    help: 'Interfaces this speaker stopped announcing on, by reason (down: no link or carrier; replaced: removed and recreated; socket-lost: the packet socket died); it listens again before taking anything when they are back',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
   readonly apiReachable = new Gauge({
     name: 'barelb_api_reachable',
     help: '1 while the API server answers this speaker; 0 while it does not (announcements are kept while peers hear this node)',

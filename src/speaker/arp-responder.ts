@@ -11,6 +11,8 @@ export interface ArpCounters {
   garpSent(ifname: string): void;
   /** A frame not looked at: the speaker is suspended after a stall. */
   suspended(ifname: string): void;
+  /** The packet socket reported an error (logged here already). */
+  socketError?(ifname: string, err: PacketSocketError): void;
 }
 
 /** Gratuitous ARP after a takeover: both forms, at these offsets (ms), so a lost frame or two don't matter. */
@@ -54,7 +56,10 @@ export class ArpResponder {
     this.socket = PacketSocket.open(
       this.ifname,
       (frame) => this.onFrame(frame),
-      (err: PacketSocketError) => this.log.warn({ ifname: this.ifname, err: err.message, errno: err.errno }, 'packet socket error'),
+      (err: PacketSocketError) => {
+        this.log.warn({ ifname: this.ifname, err: err.message, errno: err.errno }, 'packet socket error');
+        this.counters.socketError?.(this.ifname, err);
+      },
     );
     if (garpRefreshSeconds > 0) {
       this.refresh = setInterval(() => {

@@ -34,7 +34,9 @@ export type ArpReport =
   /** An authenticated, fresh heartbeat from a peer, heard on `ifname`. */
   | { readonly type: 'heartbeat'; readonly ifname: string; readonly heartbeat: Heartbeat }
   /** The thread was stalled long enough for peers to declare it dead: it stopped answering until 'resume'. */
-  | { readonly type: 'stalled'; readonly gapMs: number };
+  | { readonly type: 'stalled'; readonly gapMs: number }
+  /** A packet socket on `ifname` stopped for good (interface removed, polling ended): close and reopen it. */
+  | { readonly type: 'socket-lost'; readonly ifname: string; readonly errno: string | undefined; readonly message: string };
 
 export interface ArpWorkerData {
   /** Int32Array over it: [0] the last acknowledged seq, [1] its status (0 ok, 1 failed). */

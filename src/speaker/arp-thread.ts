@@ -19,6 +19,8 @@ export interface ArpThreadEvents {
   heartbeat(ifname: string, hb: Heartbeat): void;
   /** The thread was stalled and has suspended answering until resume(). */
   stalled(gapMs: number): void;
+  /** A packet socket on the interface is dead (removed interface, polling ended): stop() it and open again. */
+  socketLost(ifname: string, why: string): void;
 }
 
 /** One interface's answering, as the speaker sees it. */
@@ -137,6 +139,8 @@ export class ArpThread {
           this.events.heartbeat(m.ifname, m.heartbeat);
         } else if (m.type === 'stalled') {
           this.events.stalled(m.gapMs);
+        } else if (m.type === 'socket-lost') {
+          this.events.socketLost(m.ifname, `${m.errno ?? 'error'}: ${m.message}`);
         } else {
           this.relay(m.line);
         }

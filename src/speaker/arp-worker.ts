@@ -32,6 +32,15 @@ interface OpenInterface {
   heartbeats: PacketSocket | undefined;
 }
 const interfaces = new Map<string, OpenInterface>();
+
+/**
+ * ENETDOWN is the link going down: the socket lives on and receives again when the link is back. ENODEV (the
+ * interface was removed) and EBADF (polling ended) leave it dead: the speaker closes and reopens it.
+ */
+function onSocketError(ifname: string, err: PacketSocketError): void {
+  if (err.errno !== 'ENODEV' && err.errno !== 'EBADF') return;
+  post({ type: 'socket-lost', ifname, errno: err.errno, message: err.message });
+}
 /** What this node answers for, as heartbeats claim it; rebuilt after any change (the sender keeps work per array). */
 let claims: string[] | undefined;
 const claimsChanged = (): void => {
@@ -129,7 +138,10 @@ function openHeartbeats(ifname: string, o: OpenInterface): void {
   o.heartbeats = PacketSocket.open(
     ifname,
     (frame) => onHeartbeatFrame(ifname, frame),
-    (err: PacketSocketError) => log.warn({ ifname, err: err.message, errno: err.errno }, 'heartbeat socket error'),
+    (err: PacketSocketError) => {
+      log.warn({ ifname, err: err.message, errno: err.errno }, 'heartbeat socket error');
+      onSocketError(ifname, err);
+    },
     { ethertype: HEARTBEAT_ETHERTYPE },
   );
 }
@@ -146,6 +158,7 @@ function perform(call: ArpCall): void {
           observe: (d, ifname) => bump(ifname, d.action === 'ignore' || d.action === 'drop' ? `${d.action}:${d.reason}` : d.action),
           garpSent: (ifname) => bump(ifname, 'garp'),
           suspended: (ifname) => bump(ifname, 'ignore:suspended'),
+          socketError: onSocketError,
         },
         log,
         guard,

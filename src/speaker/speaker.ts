@@ -73,6 +73,8 @@ interface IpState {
 }
 
 const TICK_MS = 25;
+/** How often open interfaces are checked for lost links and recreation (a few ioctls each). */
+const LINK_CHECK_MS = 200;
 /** Changes to what this node announces reach its Lease at most this often. */
 const LEASE_MIN_GAP_MS = 1000;
 const API_DEADLINE_MS = 5000;
@@ -94,6 +96,9 @@ export class Speaker {
   private readonly incarnation = Date.now();
   private readonly states = new Map<string, IpState>();
   private readonly responders = new Map<string, ArpInterface>();
+  /** The kernel index each open interface had when it was opened: a different one means it was recreated. */
+  private readonly openIndex = new Map<string, number>();
+  private linksCheckedAtMs = -Infinity;
   /** When each interface started hearing: a node takes no new address there before it heard a whole failure timeout. */
   private readonly listeningSince = new Map<string, number>();
   private arp!: ArpThread;
@@ -159,6 +164,7 @@ export class Speaker {
         count: (ifname, key, n) => this.countArp(ifname, key, n),
         heartbeat: (ifname, hb) => this.onHeartbeat(ifname, hb),
         stalled: (gapMs) => this.onStalled(gapMs),
+        socketLost: (ifname, why) => this.closeInterface(ifname, 'socket-lost', why),
       },
       log.child({ part: 'arp' }),
     );
@@ -332,6 +338,7 @@ export class Speaker {
       for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
     }
     if (now - this.interfacesReadAtMs > 1000) this.readInterfaces(now);
+    if (now - this.linksCheckedAtMs >= LINK_CHECK_MS) this.checkLinks(now);
     const reachable = this.services.connected && this.leaseWritable;
     if (reachable !== this.apiReachable) {
       this.apiReachable = reachable;
@@ -364,11 +371,45 @@ export class Speaker {
     }
   }
 
+  /**
+   * An open interface that lost its link (down, no carrier) or was recreated is closed: what it announced
+   * there is withdrawn at once, and when it is back it is opened again and listened on for a failure timeout
+   * before anything is taken, as at start. Peers took its addresses meanwhile; they keep them.
+   */
+  private checkLinks(now: number): void {
+    this.linksCheckedAtMs = now;
+    for (const [ifname, index] of this.openIndex) {
+      const link = linkOf(ifname);
+      if (!link) this.closeInterface(ifname, 'down', 'no link or no carrier');
+      else if (link.index !== index) this.closeInterface(ifname, 'replaced', `recreated (index ${index} -> ${link.index})`);
+    }
+  }
+
+  private closeInterface(ifname: string, reason: 'down' | 'replaced' | 'socket-lost', detail: string): void {
+    const responder = this.responders.get(ifname);
+    if (!responder) return;
+    let withdrawn = 0;
+    for (const st of this.states.values()) {
+      if (st.responder !== responder) continue;
+      this.withdraw(st);
+      withdrawn++;
+    }
+    responder.stop();
+    this.responders.delete(ifname);
+    this.openIndex.delete(ifname);
+    this.listeningSince.delete(ifname);
+    this.interfacesGeneration++;
+    this.undecided = true;
+    this.opts.metrics.interfacesClosed.inc({ interface: ifname, reason });
+    this.log.warn({ interface: ifname, reason, detail, withdrawn }, 'interface closed; it is listened on again before it announces anything');
+  }
+
   private decideAll(now: number): void {
     const self = this.opts.node;
     const failure = this.opts.heartbeat.failureTimeoutMs;
     const listenFor = failure + this.opts.heartbeat.intervalMs;
     const peersOn = new Map<string, LivePeer[]>();
+    const links = new Map<string, Link | undefined>();
     this.nextListenEndMs = Infinity;
     const rejoining = Number.isFinite(this.rejoinUntilMs);
     const suspended = now < this.rejoinUntilMs;
@@ -389,13 +430,17 @@ export class Speaker {
       let mayTakeNew = false;
       let contenders: Contender[] = [];
       if (iface) {
-        ifaceUp = this.listenOn(iface, now) && safeUp(iface.name);
+        if (!links.has(iface.name)) links.set(iface.name, linkOf(iface.name));
+        const link = links.get(iface.name);
+        ifaceUp = link !== undefined && this.listenOn(iface, link.index, now);
         const since = this.listeningSince.get(iface.name) ?? now;
         mayTakeNew = now - since >= listenFor;
         if (!mayTakeNew) this.nextListenEndMs = Math.min(this.nextListenEndMs, since + listenFor);
         let peers = peersOn.get(iface.name);
         if (!peers) peersOn.set(iface.name, (peers = this.membership.livePeers(iface.name, now)));
-        contenders = peers.filter((p) => eligible.has(p.node)).map((p) => ({ node: p.node, announces: p.claims.has(st.ip), hearsMe: p.hearsMe, rejoining: p.rejoining }));
+        contenders = peers
+          .filter((p) => eligible.has(p.node))
+          .map((p) => ({ node: p.node, announces: p.claims.has(st.ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown }));
       }
       const verdict = chooseHolder({
         self,
@@ -466,11 +511,13 @@ export class Speaker {
   }
 
   /** Opens the interface in the ARP thread (which starts the heartbeats there). False when it cannot be opened. */
-  private listenOn(iface: InterfaceChoice, now: number): boolean {
-    if (this.responders.has(iface.name)) return true;
+  private listenOn(iface: InterfaceChoice, index: number, now: number): boolean {
+    if (this.responders.has(iface.name) && this.openIndex.get(iface.name) === index) return true;
+    this.closeInterface(iface.name, 'replaced', `recreated (now index ${index})`);
     try {
       const mac = MacAddress.tryParse(iface.mac) ?? MacAddress.fromBytes(interfaceInfo(iface.name).mac);
       this.responders.set(iface.name, this.arp.open(iface.name, mac, this.announce.garpRefreshSeconds));
+      this.openIndex.set(iface.name, index);
       this.listeningSince.set(iface.name, now);
       this.log.info({ interface: iface.name }, 'listening for peers and answering ARP on this interface');
       return true;
@@ -597,11 +644,17 @@ async function servesV1Slices(api: DiscoveryV1Api, log: Logger, signal: AbortSig
   return false;
 }
 
-function safeUp(ifname: string): boolean {
+interface Link {
+  readonly index: number;
+}
+
+/** The interface when it can carry traffic (present, up, with carrier); undefined otherwise. */
+function linkOf(ifname: string): Link | undefined {
   try {
-    return interfaceInfo(ifname).up;
+    const info = interfaceInfo(ifname);
+    return info.up && info.carrier ? { index: info.index } : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

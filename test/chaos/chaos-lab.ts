@@ -5,6 +5,7 @@
  */
 import type { Test } from 'tap';
 import {
+  deleteNamespace,
   apply, arpHolder, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, serviceYaml, speakerKubeconfig, startBackend, startSpeaker,
   type Proc,
 } from '../../testkit/lab.js';
@@ -53,7 +54,7 @@ export async function setupChaosLab(file: Test, ns: string): Promise<ChaosLab> {
   await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
   await kubectl(['create', 'namespace', ns]);
   file.teardown(async () => {
-    await kubectl(['delete', 'namespace', ns, '--timeout=60s']).catch(() => undefined);
+    await deleteNamespace(ns);
   });
   await kubectl(['apply', '-f', '-'], configMapYaml(poolConfig()));
   const sa = await speakerKubeconfig();

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { apply, arpHolder, eventually, inNs, lab, macOf, serviceYaml, startController } from '../../testkit/lab.js';
+import { apply, arpHolder, eventually, inNs, lab, macOf, metricOfLabel, serviceYaml, startController } from '../../testkit/lab.js';
 import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js';
 import { FAILOVER_BOUND_MS, arpSamples, createServices, holders, setupChaosLab, settledHolder, sleep, urlsOf } from './chaos-lab.js';
 
@@ -45,6 +45,7 @@ t.test('a node loses its link', async (t) => {
   }, 50);
   for (const ip of moving) t.comment(`${ip}: answered by another node ${moveMs.get(ip)} ms after the link went down (ARP polled)`);
   for (const ip of moving) t.not(await settledHolder(ip), victim, `${ip} answered by one other node`);
+  t.equal(await metricOfLabel(victim, 'barelb_interfaces_closed_total', 'reason="down"'), 1, `${victim} saw its link go and closed eth0 once`);
   await sleep(2_000);
   const w = await traffic.reset();
   t.comment(`while ${victim} was cut off:\n${describeTraffic(w)}`);

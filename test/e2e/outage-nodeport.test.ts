@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import {
+  deleteNamespace,
   ROOT, apply, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
@@ -26,7 +27,7 @@ t.before(async () => {
   }
 });
 t.teardown(async () => {
-  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+  await deleteNamespace(NS);
 });
 
 async function nftCounter(node: string, vip: string): Promise<number> {

@@ -1,7 +1,8 @@
 import t from 'tap';
 import {
+  deleteNamespace,
   apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
-  speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
+  recreateNodeLink, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
 // The speaker in the lab: three nodes with the real kube-proxy, a client, the
@@ -59,7 +60,7 @@ async function speakerReady(node: string): Promise<void> {
   );
 }
 t.teardown(async () => {
-  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+  await deleteNamespace(NS);
 });
 
 const services = ['svc-a', 'svc-b', 'svc-c', 'svc-d', 'svc-e'];
@@ -191,6 +192,26 @@ t.test('forged and replayed heartbeats from a LAN device move nothing, and are c
   t.pass('forged frames dropped as other-cluster, replays as replay, on every node');
   await new Promise((r) => setTimeout(r, 1500));
   for (const [i, ip] of ips.entries()) t.equal(await settledHolder(ip), before[i], `${ip} still answered by ${before[i]} alone`);
+});
+
+t.test('an interface removed and recreated under the holder is opened again: heard by its peers, answering ARP', async (t) => {
+  const ip = await ingressIp(NS, 'svc-d');
+  const holder = await settledHolder(ip);
+  const others = lab.nodes.filter((n) => n !== holder);
+  const closed = async (): Promise<number> => metricOfLabel(holder, 'barelb_interfaces_closed_total', 'interface="eth0"');
+  const before = await closed();
+  await recreateNodeLink(holder);
+  await eventually(`${holder} to close its old eth0`, 10_000, async () => ((await closed()) > before ? true : undefined));
+  await eventually(`${holder} and its peers to hear each other on the new eth0`, 20_000, async () => {
+    for (const n of lab.nodes) if ((await metricOfLabel(n, 'barelb_peers_live', 'interface="eth0"')) !== 2) return undefined;
+    return true;
+  });
+  // The others leave: the holder must now answer for everything, on the socket it opened on the new interface.
+  for (const n of others) await (speakers.get(n) as Proc).kill('SIGTERM');
+  t.equal(await eventually(`${holder} to answer ARP for ${ip}`, 15_000, async () => ((await arpHolder(ip)) === holder ? holder : undefined)), holder);
+  t.ok(await eventually(`${ip} to serve requests`, 10_000, () => fetchFromClient(`http://${ip}/`)), `${ip} served through ${holder}`);
+  for (const n of others) speakers.set(n, startSpeaker(file, n, [], saConfig));
+  for (const n of others) await speakerReady(n);
 });
 
 t.test('the holder cut off from the API server alone keeps serving, and says so', async (t) => {

@@ -8,6 +8,7 @@ import { speakerLeaseName } from '../../src/election/speaker-lease.js';
 import type { StatusJson } from '../../src/status/status-json.js';
 import { serviceAccountKubeconfig } from '../../testkit/support.js';
 import {
+  deleteNamespace,
   apply, CLI, eventually, ingressIp, kubectl, lab, announcerOf, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
@@ -107,7 +108,7 @@ t.before(async () => {
 });
 
 t.teardown(async () => {
-  await kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+  await deleteNamespace(NS);
   await kubectl(['delete', 'clusterrole,clusterrolebinding', 'e2e-status-reader', '--ignore-not-found']).catch(() => undefined);
 });
 

@@ -73,7 +73,7 @@ const sock = PacketSocket.open(
 );
 if (env.BLB_PS_MODE === 'unref') sock.unref();
 if (env.BLB_PS_MODE === 'hold') process.on('SIGUSR2', () => sock.close());
-out({ ready: { index: info.index, mac: mac.toString('hex'), up: info.up, mtu: info.mtu, kernelFiltersOutgoing: sock.kernelFiltersOutgoing } });
+out({ ready: { index: info.index, mac: mac.toString('hex'), up: info.up, carrier: info.carrier, mtu: info.mtu, kernelFiltersOutgoing: sock.kernelFiltersOutgoing } });
 
 if (env.BLB_PS_MODE === 'serve') {
   const rl = createInterface({ input: process.stdin });
@@ -100,6 +100,7 @@ interface Ready {
   index: number;
   mac: string;
   up: boolean;
+  carrier: boolean;
   mtu: number;
   kernelFiltersOutgoing: boolean;
 }
@@ -315,8 +316,8 @@ for (const kernelFilter of [true, false]) {
 
     const [link] = JSON.parse(ip('-n', NS_A, '-j', 'link', 'show', IF_A)) as { ifindex: number; address: string; mtu: number; flags: string[] }[];
     t.same(
-      { index: ready.index, mac: ready.mac, mtu: ready.mtu, up: ready.up },
-      { index: link!.ifindex, mac: link!.address.replaceAll(':', ''), mtu: link!.mtu, up: link!.flags.includes('UP') },
+      { index: ready.index, mac: ready.mac, mtu: ready.mtu, up: ready.up, carrier: ready.carrier },
+      { index: link!.ifindex, mac: link!.address.replaceAll(':', ''), mtu: link!.mtu, up: link!.flags.includes('UP'), carrier: link!.flags.includes('LOWER_UP') },
       'interfaceInfo matches ip link',
     );
     t.equal(ready.kernelFiltersOutgoing, kernelFilter && kernelAtLeast(4, 20), 'kernel filter in use as requested');

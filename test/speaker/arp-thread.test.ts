@@ -30,7 +30,7 @@ const out = (m) => process.stdout.write(JSON.stringify(m) + '\n');
 const counts = {};
 const logs = [];
 const log = pino({ level: 'info' }, { write: (l) => logs.push(JSON.parse(l).msg) });
-const thread = await ArpThread.start({ count: (i, k, n) => (counts[k] = (counts[k] ?? 0) + n), heartbeat: () => undefined, stalled: () => undefined }, log);
+const thread = await ArpThread.start({ count: (i, k, n) => (counts[k] = (counts[k] ?? 0) + n), heartbeat: () => undefined, stalled: () => undefined, socketLost: () => undefined }, log);
 const ifname = process.env.IFNAME;
 const arp = thread.open(ifname, MacAddress.fromBytes(interfaceInfo(ifname).mac), 0);
 arp.announce(process.env.VIP);

@@ -16,7 +16,7 @@ export interface WriteWindow {
   readonly ips: number;
   /** Answered Lease creates/updates/patches per second, from the API server's apiserver_request_total. */
   readonly apiPerS: number;
-  /** Per second, from the speakers' barelb_lease_writes_total (ok and error). */
+  /** Per second, from the speakers' barelb_lease_writes_total (every result). */
   readonly speakersPerS: number;
   /** apiPerS − speakersPerS: the only other Lease writer in the lab is the controller's leader election. */
   readonly otherPerS: number;

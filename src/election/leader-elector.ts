@@ -20,12 +20,16 @@ export type LeadingWork = (signal: AbortSignal) => Promise<void>;
 /**
  * Leader election over one Lease. Acquire and renew are compare-and-swap on
  * resourceVersion; a conflict or a missed renew deadline ends leadership at
- * once. On shutdown a leader gives the Lease back so a standby takes over
- * without waiting for it to expire.
+ * once. The deadline runs on a timer from the start of the last renewal that
+ * succeeded, so a renewal that hangs cannot keep this process acting after a
+ * standby may have taken over. On shutdown a leader gives the Lease back so a
+ * standby takes over without waiting for it to expire.
  */
 export class LeaderElector {
   private readonly observation = new LeaseObservation();
   private snapshot: LeaseSnapshot | undefined;
+  /** When the write that last acquired or renewed the Lease was sent (the server's renewTime is later). */
+  private renewedAtMs = 0;
 
   constructor(
     private readonly lease: LeaseClient,
@@ -71,12 +75,15 @@ export class LeaderElector {
     try {
       const snap = await this.lease.get();
       this.observation.observe(snap?.record, performance.now());
+      const sentAt = performance.now();
       if (!snap) {
         this.snapshot = await this.lease.create(this.identity, this.durationSeconds());
+        this.renewedAtMs = sentAt;
         return true;
       }
       if (snap.record.holder === this.identity || this.observation.isFree(performance.now())) {
         this.snapshot = await this.lease.write(snap, this.identity, this.durationSeconds());
+        this.renewedAtMs = sentAt;
         return true;
       }
       return false;
@@ -89,22 +96,37 @@ export class LeaderElector {
   }
 
   private async keepRenewing(leading: AbortController): Promise<void> {
-    let lastRenew = performance.now();
-    while (!leading.signal.aborted) {
-      await sleep(this.timers.retryPeriodMs, leading.signal);
-      if (leading.signal.aborted) return;
-      try {
-        this.snapshot = await this.lease.write(this.snapshot as LeaseSnapshot, this.identity, this.durationSeconds());
-        lastRenew = performance.now();
-      } catch (err) {
-        if (isConflict(err)) {
-          this.log.warn('leader election: the Lease was taken over');
-          return;
+    let deadline: NodeJS.Timeout | undefined;
+    const armDeadline = (): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => {
+        this.log.warn({ renewDeadlineMs: this.timers.renewDeadlineMs }, 'leader election: no renewal within the renew deadline; stopping work');
+        leading.abort();
+      }, this.renewedAtMs + this.timers.renewDeadlineMs - performance.now());
+    };
+    armDeadline();
+    try {
+      while (!leading.signal.aborted) {
+        await sleep(this.timers.retryPeriodMs, leading.signal);
+        if (leading.signal.aborted) return;
+        const sentAt = performance.now();
+        try {
+          const renewed = await this.lease.write(this.snapshot as LeaseSnapshot, this.identity, this.durationSeconds());
+          if (leading.signal.aborted) return; // too late: work has stopped; run() acquires again if it can
+          this.snapshot = renewed;
+          this.renewedAtMs = sentAt;
+          armDeadline();
+        } catch (err) {
+          if (isConflict(err)) {
+            this.log.warn('leader election: the Lease was taken over');
+            return;
+          }
+          const since = performance.now() - this.renewedAtMs;
+          this.log.warn({ err: describeApiError(err), sinceRenewMs: Math.round(since) }, 'leader election: renew failed');
         }
-        const since = performance.now() - lastRenew;
-        this.log.warn({ err: describeApiError(err), sinceRenewMs: Math.round(since) }, 'leader election: renew failed');
-        if (since > this.timers.renewDeadlineMs) return;
       }
+    } finally {
+      clearTimeout(deadline);
     }
   }
 

@@ -7,6 +7,14 @@ export function statusCodeOf(err: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The API server answered (403, 409, 429, 500...): it is reachable, whatever it said. Timeouts, resets and
+ * refused connections have no status.
+ */
+export function isAnswer(err: unknown): boolean {
+  return statusCodeOf(err) !== undefined;
+}
+
 export function isConflict(err: unknown): boolean {
   return statusCodeOf(err) === 409;
 }
@@ -33,6 +41,8 @@ export function describeApiError(err: unknown): string {
     return `HTTP ${code}${message ? `: ${message}` : ''}`;
   }
   if (err instanceof Error) {
+    // node-fetch reports our request deadline (request-deadline.ts) as the caller's abort.
+    if (err.name === 'AbortError') return 'no answer before the request deadline';
     const cause = (err as { cause?: { code?: string } }).cause;
     return cause?.code ? `${err.message} (${cause.code})` : err.message;
   }

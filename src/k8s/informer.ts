@@ -1,6 +1,6 @@
 import { Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
-import { describeApiError, statusCodeOf } from './api-error.js';
+import { describeApiError, isAnswer, statusCodeOf } from './api-error.js';
 import { Backoff, sleep } from './backoff.js';
 
 type Handler<T> = (obj: T) => void;
@@ -44,7 +44,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private stopped = true;
   private stopSignal = new AbortController();
   private listedOnce = false;
-  private healthy = false;
+  private answering = false;
 
   constructor(private readonly opts: InformerOptions<T>) {
     this.watcher = new Watch(opts.kubeConfig);
@@ -54,9 +54,12 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.handlers[event].push(handler);
   }
 
-  /** True while the last list or watch succeeded: the API server is reachable and we are up to date. */
-  get connected(): boolean {
-    return this.healthy && !this.stopped;
+  /**
+   * True while the API server answers: the last list or watch succeeded, or was refused with an HTTP status
+   * (403, 429, 500 come from a live server; only timeouts and connection failures make it false).
+   */
+  get reachable(): boolean {
+    return this.answering && !this.stopped;
   }
 
   list(): T[] {
@@ -87,13 +90,13 @@ export class ResilientInformer<T extends KubernetesObject> {
       try {
         const list = await this.opts.list();
         this.replace(list.items, list.metadata?.resourceVersion ?? '');
-        this.healthy = true;
+        this.answering = true;
         if (!this.listedOnce) this.opts.log.info({ informer: this.opts.name, objects: this.cache.size }, 'informer synced');
         this.listedOnce = true;
         this.backoff.reset();
         return;
       } catch (err) {
-        this.healthy = false;
+        this.answering = isAnswer(err);
         this.opts.onApiError?.();
         const wait = this.backoff.next();
         this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err), retryInMs: wait }, 'cannot list from the API server; retrying');
@@ -204,7 +207,7 @@ export class ResilientInformer<T extends KubernetesObject> {
             outcome = 'gone';
           } else {
             outcome = 'failed';
-            this.healthy = false;
+            this.answering = isAnswer(err);
             this.opts.onApiError?.();
             this.opts.log.warn({ informer: this.opts.name, err: describeApiError(err) }, 'watch failed; retrying');
           }
@@ -221,7 +224,7 @@ export class ResilientInformer<T extends KubernetesObject> {
         .then((controller) => {
           if (gen === this.generation && !finished) {
             this.current = controller;
-            this.healthy = true;
+            this.answering = true;
           }
           else controller.abort();
         })

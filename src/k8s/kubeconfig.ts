@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { BarelbError } from '../errors.js';
+import { applyRequestDeadlines } from './request-deadline.js';
 
 export class KubeconfigError extends BarelbError {
   readonly code = 'BARELB_KUBECONFIG';
@@ -12,7 +13,7 @@ export class KubeconfigError extends BarelbError {
  * Where to find the cluster, as kubectl looks: `--kubeconfig`, else $KUBECONFIG
  * (a list of files, merged), else ~/.kube/config, else the in-cluster
  * ServiceAccount. Nothing found, or a file that doesn't load, is an error
- * naming what was tried.
+ * naming what was tried. Every request made through it has a deadline (request-deadline.ts).
  */
 export function loadKubeConfig(flag: string | undefined): KubeConfig {
   const env = process.env;
@@ -31,5 +32,5 @@ export function loadKubeConfig(flag: string | undefined): KubeConfig {
     throw new KubeconfigError(`cannot load the kubeconfig from ${source ?? 'the in-cluster ServiceAccount'}: ${(err as Error).message}`, { cause: err });
   }
   if (!kc.getCurrentCluster()) throw new KubeconfigError(`${source ?? 'the kubeconfig'} names no current cluster: set current-context`);
-  return kc;
+  return applyRequestDeadlines(kc);
 }

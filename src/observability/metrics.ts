@@ -172,7 +172,7 @@ export class SpeakerMetrics {
   });
   readonly leaseWrites = new Counter({
     name: 'barelb_lease_writes_total',
-    help: "Writes of this node's speaker Lease, by result (ok, error)",
+    help: "Writes of this node's speaker Lease, by result (ok; refused: an HTTP error status; unreachable: no answer)",
     labelNames: ['result'],
     registers: [this.registry],
   });

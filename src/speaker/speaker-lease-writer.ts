@@ -1,6 +1,6 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import { speakerLeaseAnnotations, speakerLeaseName } from '../election/speaker-lease.js';
-import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
+import { describeApiError, isAnswer, isConflict, isNotFound } from '../k8s/api-error.js';
 import { withDeadline } from '../k8s/deadline.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -15,9 +15,14 @@ export interface SpeakerLeaseWriterOptions {
   readonly minGapMs: number;
   readonly deadlineMs: number;
   readonly log: Logger;
-  /** Each write's outcome, for metrics and the "API reachable" flag. */
-  readonly onWrite: (result: 'ok' | 'error') => void;
+  /**
+   * Each write's outcome, for metrics and the "API reachable" flag: refused is an HTTP error status (the
+   * server is up and said no: 403, 409, 429, 500), unreachable is no answer at all (deadline, connection).
+   */
+  readonly onWrite: (result: LeaseWriteResult) => void;
 }
+
+export type LeaseWriteResult = 'ok' | 'refused' | 'unreachable';
 
 /**
  * This node's speaker Lease: renewed every renewIntervalMs and rewritten (at most every minGapMs) when what
@@ -84,7 +89,7 @@ export class SpeakerLeaseWriter {
       this.opts.onWrite('ok');
     } catch (err) {
       if (isConflict(err)) this.last = undefined; // read it again next time
-      this.opts.onWrite('error');
+      this.opts.onWrite(isAnswer(err) ? 'refused' : 'unreachable');
       this.opts.log.warn({ lease: this.name, err: describeApiError(err) }, 'could not write the speaker Lease; retrying');
     } finally {
       this.writing = false;

@@ -134,7 +134,7 @@ export class Speaker {
   private interfacesGeneration = 0;
   private apiReachable = true;
   /** The last write of this node's Lease was answered: a silently dropped connection shows here within its deadline. */
-  private leaseWritable = true;
+  private leaseAnswered = true;
   /** Addresses refused (address guard), with why: a Warning once per address and reason. */
   private refused = new Map<string, AddressRefusal>();
   /** After a stall: answering is suspended until then, and for one decision round after it this node yields. */
@@ -203,7 +203,7 @@ export class Speaker {
       log: log.child({ part: 'lease' }),
       onWrite: (result) => {
         this.opts.metrics.leaseWrites.inc({ result });
-        this.leaseWritable = result === 'ok';
+        this.leaseAnswered = result !== 'unreachable';
       },
     });
 
@@ -339,7 +339,7 @@ export class Speaker {
     }
     if (now - this.interfacesReadAtMs > 1000) this.readInterfaces(now);
     if (now - this.linksCheckedAtMs >= LINK_CHECK_MS) this.checkLinks(now);
-    const reachable = this.services.connected && this.leaseWritable;
+    const reachable = this.services.reachable && this.leaseAnswered;
     if (reachable !== this.apiReachable) {
       this.apiReachable = reachable;
       this.opts.metrics.apiReachable.set(reachable ? 1 : 0);

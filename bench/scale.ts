@@ -2,7 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { describeApiError, statusCodeOf } from '../src/k8s/api-error.js';
 import { readSpeakerLease } from '../src/election/speaker-lease.js';
+import { SPEAKER_LEASE_NAMESPACE } from '../src/names.js';
 import {
+  createBarelbNamespaces,
   apply, eventually, inNs, kubectl, lab, metricOf, serviceYaml, startBackend, startController, startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
 import { bareStatusWrites, deleteNamespaceAndWait, withConcurrency } from './controller.js';
@@ -119,7 +121,7 @@ export async function setupScale(services: number): Promise<ScaleLab> {
     await kubectl(['delete', 'namespace', ns, nsBare, '--wait=false']).catch(() => undefined);
   };
   try {
-    await kubectl(['create', 'namespace', NS_SYSTEM]).catch(() => undefined);
+    await createBarelbNamespaces();
     for (const n of [ns, nsBare]) await core.createNamespace({ body: { metadata: { name: n } } });
     await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${NS_SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: scale\n        addresses: [${POOL}]\n`);
     await addSecondSubnet(t);
@@ -215,7 +217,7 @@ async function arpNode(ip: string, macs: Map<string, string>): Promise<string | 
 
 /** What a node's speaker Lease says it announces. */
 async function leaseAnnounces(node: string): Promise<string[]> {
-  const out = await kubectl(['get', 'lease', '-n', NS_SYSTEM, `barelb-speaker-${node}`, '-o', 'json']);
+  const out = await kubectl(['get', 'lease', '-n', SPEAKER_LEASE_NAMESPACE, `barelb-speaker-${node}`, '-o', 'json']);
   return [...(readSpeakerLease(JSON.parse(out) as Parameters<typeof readSpeakerLease>[0])?.announces ?? [])];
 }
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
+  createBarelbNamespaces,
   ROOT, apply, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, serviceYaml, startBackend, startController, startIn,
   startSpeaker, type Proc, type Teardown,
 } from '../testkit/lab.js';
@@ -116,7 +117,7 @@ export async function benchSpeaker(o: { runs: number; arpSamples: number; window
   const t: Teardown = { teardown: (fn) => cleanups.push(fn) };
   const say = (m: string): void => progress('speaker', m);
   try {
-    await kubectl(['create', 'namespace', SYSTEM]).catch(() => undefined);
+    await createBarelbNamespaces();
     await kubectl(['create', 'namespace', NS]);
     await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [${POOL}]\n`);
     startController(t, ['--log-level', 'warn']);

@@ -18,6 +18,12 @@ export const ANNOTATION = {
   allocatedFromPool: 'barelb.io/allocated-from-pool',
 } as const;
 
+/**
+ * Where the speakers' Leases live: a namespace of their own (as kube-node-lease for kubelets), so the
+ * speakers' right to write Leases there gives them none over the controller's leader Lease.
+ */
+export const SPEAKER_LEASE_NAMESPACE = 'barelb-speakers';
+
 /** Handled when `spec.loadBalancerClass` is unset or equals `--lb-class`. */
 export const DEFAULT_LB_CLASS = 'barelb.io/barelb';
 

@@ -11,11 +11,13 @@ import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import {
+  createBarelbNamespaces,
   LOG_DIR, ROOT, apply, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, announcerOf, macOf, serviceYaml,
   speakerKubeconfig, startBackend, startController, startSpeaker, type Teardown,
 } from './lab.js';
 import { serviceAccountKubeconfig } from './support.js';
 import { speakerLeaseName } from '../src/election/speaker-lease.js';
+import { SPEAKER_LEASE_NAMESPACE } from '../src/names.js';
 
 const NAMESPACE = 'barelb-system';
 const labDir = path.dirname(lab.cpDir);
@@ -74,7 +76,7 @@ async function waitReady(what: string, probe: () => Promise<string>): Promise<vo
 /** Runs barelb and a Service in the lab; returns the Service's address. */
 async function bringUp(): Promise<string> {
   say(`applying the controller's RBAC (manifests/controller-rbac.yaml) in ${NAMESPACE}`);
-  await kubectl(['create', 'namespace', NAMESPACE]).catch(() => undefined);
+  await createBarelbNamespaces();
   await kubectl(['apply', '-n', NAMESPACE, '-f', path.join(ROOT, 'manifests/controller-rbac.yaml')]);
   say(`applying the pool ConfigMap examples/pool.yaml (198.51.100.200-198.51.100.250)`);
   await kubectl(['apply', '-n', NAMESPACE, '-f', path.join(ROOT, 'examples/pool.yaml')]);
@@ -121,7 +123,7 @@ async function show(ip: string): Promise<void> {
   print('$ kubectl get service demo');
   print((await kubectl(['get', 'service', 'demo', '-n', 'default'])).trimEnd());
   print();
-  print(`EXTERNAL-IP ${ip} is announced by ${holder.node}: its speaker Lease ${NAMESPACE}/${speakerLeaseName(holder.node)} lists it, and it answers ARP for ${ip} with its MAC ${holder.mac}`);
+  print(`EXTERNAL-IP ${ip} is announced by ${holder.node}: its speaker Lease ${SPEAKER_LEASE_NAMESPACE}/${speakerLeaseName(holder.node)} lists it, and it answers ARP for ${ip} with its MAC ${holder.mac}`);
   print();
   print(`$ ip netns exec ${lab.clientNs} ${curl.join(' ')}`);
   print(answer);

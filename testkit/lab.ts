@@ -18,6 +18,7 @@ export interface Teardown {
 }
 import { childEnv, eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
 import { isLive, readSpeakerLease } from '../src/election/speaker-lease.js';
+import { SPEAKER_LEASE_NAMESPACE } from '../src/names.js';
 
 const run = promisify(execFile);
 
@@ -91,6 +92,11 @@ export function kubectl(args: string[], input?: string): Promise<string> {
   return runKubectl(lab.kubeconfig, args, input);
 }
 
+/** barelb's namespaces as the manifests make them: the programs' own, and the speakers' Leases'. */
+export async function createBarelbNamespaces(): Promise<void> {
+  for (const ns of ['barelb-system', SPEAKER_LEASE_NAMESPACE]) await kubectl(['create', 'namespace', ns]).catch(() => undefined);
+}
+
 /**
  * Deletes a test's namespace and waits until it is gone: the next file in the same lab must not see its
  * Services (they still hold pool addresses until then).
@@ -123,7 +129,7 @@ function capture(child: ChildProcess, label: string): () => string {
   return () => out;
 }
 
-/** Starts a long-running process; killed by PID in teardown. Used by the integration suite too. */
+/** Starts a long-running process; stopped by PID in teardown (SIGTERM, then SIGKILL). Used by the integration suite too. */
 export function startTracked(t: Teardown, cmd: string, args: string[], label: string, env?: Record<string, string>): Proc {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(env) });
   const output = capture(child, label);
@@ -133,11 +139,18 @@ export function startTracked(t: Teardown, cmd: string, args: string[], label: st
     child.kill(signal);
     await exited;
   };
-  t.teardown(() => kill('SIGKILL'));
+  // SIGTERM first, as Kubernetes stops a Pod: a speaker deletes its Lease on the way out, so the next test
+  // file does not read a live-looking Lease of a process that is gone. SIGKILL if it does not exit in 5 s.
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const hard = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await kill('SIGTERM');
+    clearTimeout(hard);
+  });
   return { child, output, kill };
 }
 
-/** Starts a long-running process in a lab namespace (ip netns exec keeps the PID); killed by PID in teardown. */
+/** Starts a long-running process in a lab namespace (ip netns exec keeps the PID); stopped by PID in teardown. */
 export function startIn(t: Teardown, ns: string, cmd: string, args: string[], label = ns): Proc {
   return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
 }
@@ -260,7 +273,7 @@ export async function ingressIp(namespace: string, name: string): Promise<string
  */
 export async function announcerOf(ip: string): Promise<string | undefined> {
   try {
-    const out = await kubectl(['get', 'leases', '-n', 'barelb-system', '-o', 'json']);
+    const out = await kubectl(['get', 'leases', '-n', SPEAKER_LEASE_NAMESPACE, '-o', 'json']);
     const items = (JSON.parse(out) as { items: Parameters<typeof readSpeakerLease>[0][] }).items;
     const now = Date.now();
     const nodes = items.flatMap((l) => {
@@ -303,8 +316,8 @@ let speakerConfig: Promise<string> | undefined;
  */
 export function speakerKubeconfig(): Promise<string> {
   speakerConfig ??= (async () => {
-    await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
-    await kubectl(['apply', '-n', 'barelb-system', '-f', path.join(ROOT, 'manifests/speaker-rbac.yaml')]);
+    await createBarelbNamespaces();
+    await kubectl(['apply', '-f', path.join(ROOT, 'manifests/speaker-rbac.yaml')]);
     // The heartbeat key, as an operator may create it (README); where the controller runs first, it has.
     await kubectl(['create', 'secret', 'generic', 'barelb-heartbeat-key', '-n', 'barelb-system', `--from-literal=key=${randomBytes(24).toString('base64')}`]).catch(() => undefined);
     return serviceAccountKubeconfig(kubectl, mkdtempSync(path.join(os.tmpdir(), 'barelb-e2e-')), 'barelb-system', 'barelb-speaker');

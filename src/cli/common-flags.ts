@@ -1,4 +1,4 @@
-import { DEFAULT_LB_CLASS } from '../names.js';
+import { DEFAULT_LB_CLASS, SPEAKER_LEASE_NAMESPACE } from '../names.js';
 import { createRootLogger, logFormatOf, type Logger } from '../observability/logger.js';
 
 /** Flags every command that reads the cluster shares, with one meaning everywhere. */
@@ -9,6 +9,11 @@ export const CLUSTER_OPTIONS = {
   'config-format': { type: 'string', default: 'barelb' },
   'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
 } as const;
+
+/** The speakers' Lease namespace, for the speaker (writes) and `barelb status` (reads). */
+export const LEASE_NAMESPACE_OPTION = { 'lease-namespace': { type: 'string', default: SPEAKER_LEASE_NAMESPACE } } as const;
+export const LEASE_NAMESPACE_HELP = `  --lease-namespace NS   namespace of the speakers' Leases, barelb-speaker-<node>
+                         (default: ${SPEAKER_LEASE_NAMESPACE})`;
 
 /** Help lines for CLUSTER_OPTIONS; `namespaceHolds` says what else lives in --namespace for this command. */
 export function clusterFlagsHelp(namespaceHolds: string, lbClassVerb: string, configFormatHelp: string): string {

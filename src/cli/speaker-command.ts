@@ -5,7 +5,7 @@ import { startHttpServer } from '../observability/http-server.js';
 import { SpeakerMetrics } from '../observability/metrics.js';
 import { Speaker } from '../speaker/speaker.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
-import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
+import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration } from './duration.js';
 
@@ -21,11 +21,17 @@ configured pools. Needs CAP_NET_RAW (and CAP_NET_ADMIN with --forward nodeport).
 
 Flags:
   --node NAME            this node's name (default: $NODE_NAME, then the hostname)
-${clusterFlagsHelp("this node's speaker Lease and the heartbeat key Secret", 'announce', CONFIG_FORMAT_HELP)}
+${clusterFlagsHelp('the heartbeat key Secret', 'announce', CONFIG_FORMAT_HELP)}
+${LEASE_NAMESPACE_HELP}
   --interface NAME       answer ARP only on this interface (repeatable; default: the
                          config's announce.interfaces, else the interface whose subnet holds the IP)
   --forward MODE         kube-proxy: kube-proxy's rules carry the traffic (default);
                          nodeport: barelb forwards VIP:port to this node's NodePort itself
+                         (nftables table "ip barelb"; a node without an InternalIP of a
+                         VIP's family does not announce it)
+  --forward-mark BITS    nodeport: the packet and connection mark bit(s) barelb sets and
+                         matches, leaving every other bit alone (default: 0x2000; pick
+                         another if a component on the node uses that one)
   --heartbeat-interval D how often a heartbeat goes out on each interface (default: 100ms)
   --failure-timeout D    a peer not heard for this long is dead and its IPs move
                          (default: 400ms; at least 3 heartbeat intervals)
@@ -49,9 +55,11 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     options: {
       node: { type: 'string' },
       ...CLUSTER_OPTIONS,
+      ...LEASE_NAMESPACE_OPTION,
       ...LOG_OPTIONS,
       interface: { type: 'string', multiple: true, default: [] },
       forward: { type: 'string', default: 'kube-proxy' },
+      'forward-mark': { type: 'string', default: '0x2000' },
       'heartbeat-interval': { type: 'string', default: '100ms' },
       'failure-timeout': { type: 'string', default: '400ms' },
       'lease-renew-interval': { type: 'string', default: '10s' },
@@ -66,6 +74,10 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   const configFormat = parseConfigFormat(values['config-format']);
   if (values.forward !== 'kube-proxy' && values.forward !== 'nodeport') {
     throw new InvalidFlagError('forward', values.forward, 'kube-proxy or nodeport');
+  }
+  const forwardMark = Number(values['forward-mark']);
+  if (!Number.isInteger(forwardMark) || forwardMark < 1 || forwardMark > 0xffffffff) {
+    throw new InvalidFlagError('forward-mark', values['forward-mark'], 'a non-zero 32-bit mark, e.g. 0x2000');
   }
   const heartbeat = {
     intervalMs: parseDuration('heartbeat-interval', values['heartbeat-interval']),
@@ -85,11 +97,13 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     kubeConfig,
     node,
     namespace: values.namespace,
+    leaseNamespace: values['lease-namespace'],
     configMap: values['config-map'],
     configFormat,
     lbClass: values['lb-class'],
     interfaces: values.interface,
     forward: values.forward,
+    forwardMark,
     heartbeat,
     leaseRenewIntervalMs,
     log,

@@ -8,7 +8,7 @@ import { statusJson } from '../status/status-json.js';
 import { buildStatusReport, type StatusScope } from '../status/status-report.js';
 import { toEventView, toLeaseView, type StatusSnapshot } from '../status/status-snapshot.js';
 import { renderStatusTable } from '../status/status-table.js';
-import { CLUSTER_OPTIONS, clusterFlagsHelp } from './common-flags.js';
+import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, clusterFlagsHelp } from './common-flags.js';
 import { parseConfigFormat } from './config-command.js';
 import { InvalidFlagError } from './duration.js';
 
@@ -25,14 +25,15 @@ what is known of why), IPs two nodes announce, nodes announcing that no other
 speaker hears on the LAN, and IPs announced that no Service shows.
 
 Flags:
-${clusterFlagsHelp('the speaker Leases', 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
+${clusterFlagsHelp("the controller's Events", 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
                          kube-vip; give what the controller runs with`)}
+${LEASE_NAMESPACE_HELP}
   -o, --output FORMAT    table (default) or json
   --fail-on-problems     exit 1 when there is any problem (for scripts and probes)
   -h, --help             show this help
 
 Runs with your own credentials, which need list on services and events in all
-namespaces, and on configmaps and leases in --namespace.
+namespaces, on configmaps in --namespace, and on leases in --lease-namespace.
 
 Exit status: 0 the report was printed (problems or not, unless --fail-on-problems);
 1 problems found with --fail-on-problems; 2 bad flags or the cluster could not be read.
@@ -44,7 +45,7 @@ export class StatusReadError extends BarelbError {
   readonly code = 'BARELB_STATUS_READ';
   constructor(what: string, cause: unknown) {
     const refused = statusCodeOf(cause) === 401 || statusCodeOf(cause) === 403;
-    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, and on configmaps and leases in its namespace)' : '';
+    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, on configmaps in --namespace, and on leases in --lease-namespace)' : '';
     super(`cannot list ${what}: ${describeApiError(cause)}${hint}`, { cause });
   }
 }
@@ -55,6 +56,7 @@ export async function runStatus(argv: string[]): Promise<number> {
     strict: true,
     options: {
       ...CLUSTER_OPTIONS,
+      ...LEASE_NAMESPACE_OPTION,
       output: { type: 'string', short: 'o', default: 'table' },
       'fail-on-problems': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -68,14 +70,14 @@ export async function runStatus(argv: string[]): Promise<number> {
   if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
   const configFormat = parseConfigFormat(values['config-format']);
   const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'] };
-  const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope);
+  const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope, values['lease-namespace']);
   const report = buildStatusReport(snapshot, scope);
   process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);
   return values['fail-on-problems'] && report.problems.length > 0 ? 1 : 0;
 }
 
 /** One list call per kind (list is all the RBAC status needs); nothing is watched. */
-async function readSnapshot(kc: KubeConfig, scope: StatusScope): Promise<StatusSnapshot> {
+async function readSnapshot(kc: KubeConfig, scope: StatusScope, leaseNamespace: string): Promise<StatusSnapshot> {
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const read = <T>(what: string, call: Promise<T>): Promise<T> =>
@@ -86,7 +88,7 @@ async function readSnapshot(kc: KubeConfig, scope: StatusScope): Promise<StatusS
   const [configMaps, services, leases, serviceEvents, configEvents] = await Promise.all([
     read(`configmaps in ${namespace}`, core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${configMap}` })),
     read('services in all namespaces', core.listServiceForAllNamespaces()),
-    read(`leases in ${namespace}`, coordination.listNamespacedLease({ namespace })),
+    read(`leases in ${leaseNamespace}`, coordination.listNamespacedLease({ namespace: leaseNamespace })),
     read('events in all namespaces', core.listEventForAllNamespaces({ fieldSelector: 'involvedObject.kind=Service,type=Warning' })),
     read(`events in ${namespace}`, core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ConfigMap,involvedObject.name=${configMap}` })),
   ]);

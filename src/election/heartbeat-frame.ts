@@ -13,7 +13,7 @@ import { IpAddress } from '../net/ip.js';
  * Payload after the Ethernet header (one 802.1Q tag understood on decode), all
  * big-endian:
  *
- *   "BL" | version u8 | flags u8 | key fingerprint 8 | incarnation u64 | seq u32
+ *   "BL" | version u8 | flags u8 (1 leaving, 2 API reachable, 4 rejoining, 8 unfit) | key fingerprint 8 | incarnation u64 | seq u32
  *   | claimsDigest 8 | claimsTotal u32 | chunkIndex u16 | chunkCount u16
  *   | name length u8 | name (UTF-8) | hears count u16 | u32 each
  *   | claims count u16 | per claim: family byte 4 or 6, then 4 or 16 address bytes
@@ -53,7 +53,8 @@ const MAX_U32 = 0xffffffff;
 const FLAG_LEAVING = 1;
 const FLAG_API_REACHABLE = 2;
 const FLAG_REJOINING = 4;
-const FLAGS_KNOWN = FLAG_LEAVING | FLAG_API_REACHABLE | FLAG_REJOINING;
+const FLAG_UNFIT = 8;
+const FLAGS_KNOWN = FLAG_LEAVING | FLAG_API_REACHABLE | FLAG_REJOINING | FLAG_UNFIT;
 const FAMILY_V4 = 4;
 const FAMILY_V6 = 6;
 const CLAIM_V4_BYTES = 1 + 4;
@@ -122,6 +123,8 @@ export interface HeartbeatFlags {
   readonly leaving: boolean;
   readonly apiReachable: boolean;
   readonly rejoining: boolean;
+  /** Alive but unable to serve any address now (e.g. its nodeport rules could not be installed): left out of every choice. */
+  readonly unfit?: boolean;
 }
 
 export interface Heartbeat {
@@ -251,7 +254,7 @@ export function encodeHeartbeat(hb: Heartbeat, srcMac: MacAddress, key: Heartbea
   buf[o++] = MAGIC_1;
   buf[o++] = HEARTBEAT_VERSION;
   buf[o++] =
-    (hb.flags.leaving ? FLAG_LEAVING : 0) | (hb.flags.apiReachable ? FLAG_API_REACHABLE : 0) | (hb.flags.rejoining ? FLAG_REJOINING : 0);
+    (hb.flags.leaving ? FLAG_LEAVING : 0) | (hb.flags.apiReachable ? FLAG_API_REACHABLE : 0) | (hb.flags.rejoining ? FLAG_REJOINING : 0) | (hb.flags.unfit ? FLAG_UNFIT : 0);
   const km = materialOf(key);
   buf.set(km.fingerprint, o);
   o += FINGERPRINT_BYTES;
@@ -377,6 +380,7 @@ function parseBody(buf: Uint8Array, start: number, end: number): Heartbeat | und
       leaving: (flagBits & FLAG_LEAVING) !== 0,
       apiReachable: (flagBits & FLAG_API_REACHABLE) !== 0,
       rejoining: (flagBits & FLAG_REJOINING) !== 0,
+      unfit: (flagBits & FLAG_UNFIT) !== 0,
     },
     claimsDigest: digest,
     claimsTotal,

@@ -56,6 +56,8 @@ interface Peer {
   leaving: boolean;
   apiReachable: boolean;
   rejoining: boolean;
+  /** Alive, but standing aside from every choice (its heartbeats say it cannot serve). */
+  unfit: boolean;
   claims: ReadonlySet<string>;
   claimsDigest: string;
   /** The digest its latest heartbeat announced: claims are known when they match. */
@@ -98,7 +100,7 @@ export class Membership {
     if (!p || hb.incarnation > p.incarnation) {
       // A new process on that node: nothing the old one said holds any more.
       const wasLive = p !== undefined && this.liveOnAny(p, nowMs);
-      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined };
+      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, unfit: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined };
       this.peers.set(hb.node, p);
       if (wasLive || hb.claimsTotal > 0) this.changes++;
     }
@@ -110,9 +112,11 @@ export class Membership {
     if (!wasLive || hb.flags.leaving !== p.leaving || before.hears.has(this.selfId) !== hears.has(this.selfId)) this.changes++;
     p.heard.set(ifname, { atMs: nowMs, hears });
     p.leaving = hb.flags.leaving;
-    if (p.apiReachable !== hb.flags.apiReachable || p.rejoining !== hb.flags.rejoining) {
+    const unfit = hb.flags.unfit === true;
+    if (p.apiReachable !== hb.flags.apiReachable || p.rejoining !== hb.flags.rejoining || p.unfit !== unfit) {
       p.apiReachable = hb.flags.apiReachable;
       p.rejoining = hb.flags.rejoining;
+      p.unfit = unfit;
       this.changes++;
     }
     this.assemble(p, hb);
@@ -145,20 +149,25 @@ export class Membership {
     return expired;
   }
 
-  /** Live peers heard on `ifname`, leaving ones excluded. */
+  /** Live peers heard on `ifname` that take part in choices: leaving and unfit ones excluded. */
   livePeers(ifname: string, nowMs: number): LivePeer[] {
     const out: LivePeer[] = [];
     for (const p of this.peers.values()) {
       const h = p.heard.get(ifname);
-      if (!h || p.leaving || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
+      if (!h || p.leaving || p.unfit || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
       out.push({ node: p.node, claims: p.claims, claimsKnown: p.claimsDigest === p.latestDigest, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
     }
     return out;
   }
 
-  /** Names of the peers live on `ifname`, for this node's own heartbeats. */
+  /** Names of the peers live on `ifname` (unfit ones included: they are heard), for this node's own heartbeats. */
   hearing(ifname: string, nowMs: number): string[] {
-    return this.livePeers(ifname, nowMs).map((p) => p.node);
+    const out: string[] = [];
+    for (const p of this.peers.values()) {
+      const h = p.heard.get(ifname);
+      if (h && !p.leaving && nowMs - h.atMs < this.config.failureTimeoutMs) out.push(p.node);
+    }
+    return out;
   }
 
   /** Every peer live on some interface, with what it claims: for status and logs. */

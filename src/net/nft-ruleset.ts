@@ -10,8 +10,12 @@ export interface NodePortForward {
 }
 
 export const NFT_TABLE = 'barelb';
-/** Marks a connection that came in through a VIP; distinct from kube-proxy's 0x4000/0x8000 bits. */
-export const FORWARD_MARK = 0x1b;
+/**
+ * The mark bit of a connection that came in through a VIP. Set with OR and matched under itself as a mask,
+ * so other components' bits on the same packet survive: kube-proxy uses 0x4000 and 0x8000, Calico the upper
+ * 16 bits, Cilium 0x0F00. `--forward-mark` picks another where this one is taken.
+ */
+export const FORWARD_MARK = 0x2000;
 
 /**
  * The whole nftables table for `--forward nodeport`, as one `nft -f` script
@@ -21,14 +25,14 @@ export const FORWARD_MARK = 0x1b;
  * ever see NodeIP:NodePort, the connection is marked after conntrack, and
  * replies are rewritten back to VIP:port after kube-proxy's own NAT.
  */
-export function renderNodePortTable(forwards: readonly NodePortForward[]): string {
-  const rules = [...forwards].filter((f) => IpAddress.tryParse(f.vip)?.family === 'IPv4').sort(compare);
-  const mark = `0x${FORWARD_MARK.toString(16)}`;
+export function renderNodePortTable(forwards: readonly NodePortForward[], markBit: number = FORWARD_MARK): string {
+  const rules = [...forwards].filter((f) => IpAddress.tryParse(f.vip)?.family === 'IPv4' && IpAddress.tryParse(f.nodeIp)?.family === 'IPv4').sort(compare);
+  const mark = `0x${markBit.toString(16)}`;
   const pre = rules.map(
-    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} counter meta mark set ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
+    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} counter meta mark set meta mark or ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
   );
   const post = rules.map(
-    (f) => `    ct mark ${mark} ip saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ip saddr set ${f.vip} ${f.protocol} sport set ${f.port}`,
+    (f) => `    ct mark and ${mark} == ${mark} ip saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ip saddr set ${f.vip} ${f.protocol} sport set ${f.port}`,
   );
   return [
     // Declaring first makes the delete succeed when the table does not exist yet.
@@ -41,7 +45,7 @@ export function renderNodePortTable(forwards: readonly NodePortForward[]): strin
     '  }',
     '  chain pre_ct {',
     '    type filter hook prerouting priority -150; policy accept;',
-    `    meta mark ${mark} ct mark set ${mark}`,
+    `    meta mark and ${mark} == ${mark} ct mark set ct mark or ${mark}`,
     '  }',
     '  chain post {',
     '    type filter hook postrouting priority 300; policy accept;',

@@ -159,6 +159,11 @@ export class SpeakerMetrics {
     help: 'Times the ARP thread was stalled past the failure timeout and withdrew everything before answering again',
     registers: [this.registry],
   });
+  readonly forwardingReady = new Gauge({
+    name: 'barelb_forwarding_ready',
+    help: '--forward nodeport: 1 while the nftables rules are installed; 0 while they cannot be (the node announces nothing then)',
+    registers: [this.registry],
+  });
   readonly interfacesClosed = new Counter({
     name: 'barelb_interfaces_closed_total',
     help: 'Interfaces this speaker stopped announcing on, by reason (down: no link or carrier; replaced: removed and recreated; socket-lost: the packet socket died); it listens again before taking anything when they are back',

@@ -11,6 +11,13 @@ export interface HeartbeatSettings {
   readonly keys: readonly string[];
 }
 
+/** What the speaker says of itself in its heartbeats (see HeartbeatFlags). */
+export interface HeartbeatFlagsSetting {
+  readonly leaving: boolean;
+  readonly apiReachable: boolean;
+  readonly unfit: boolean;
+}
+
 /** One call from the main thread; the worker acknowledges `seq` through the shared control words. */
 export type ArpCommand =
   | { readonly op: 'open'; readonly ifname: string; readonly mac: string; readonly garpRefreshSeconds: number }
@@ -18,7 +25,7 @@ export type ArpCommand =
   | { readonly op: 'withdraw'; readonly ifname: string; readonly ip: string }
   | { readonly op: 'stop'; readonly ifname: string }
   | { readonly op: 'heartbeat'; readonly settings: HeartbeatSettings }
-  | { readonly op: 'flags'; readonly leaving: boolean; readonly apiReachable: boolean }
+  | ({ readonly op: 'flags' } & HeartbeatFlagsSetting)
   /** Answer again after a stall (the speaker has decided what it keeps). */
   | { readonly op: 'resume' };
 

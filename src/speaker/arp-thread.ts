@@ -6,7 +6,7 @@ import type { MacAddress } from '../net/arp-frame.js';
 import { PacketSocketError } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import type { Heartbeat } from '../election/heartbeat-frame.js';
-import { CONTROL_SEQ, CONTROL_STATUS, type ArpCommand, type ArpReport, type ArpWorkerData, type HeartbeatSettings } from './arp-thread-protocol.js';
+import { CONTROL_SEQ, CONTROL_STATUS, type ArpCommand, type ArpReport, type ArpWorkerData, type HeartbeatFlagsSetting, type HeartbeatSettings } from './arp-thread-protocol.js';
 
 /** Counter increments from the ARP thread; keys as in ArpReport 'counts'. */
 export type ArpCountSink = (ifname: string, key: string, n: number) => void;
@@ -59,7 +59,7 @@ export class ArpThread {
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private heartbeatSettings: HeartbeatSettings | undefined;
-  private flags = { leaving: false, apiReachable: true };
+  private flags: HeartbeatFlagsSetting = { leaving: false, apiReachable: true, unfit: false };
 
   private constructor(
     private readonly events: ArpThreadEvents,
@@ -84,10 +84,11 @@ export class ArpThread {
     this.call({ op: 'resume' });
   }
 
-  /** What the heartbeats say of this node; `leaving` sends one at once. */
-  setFlags(flags: { leaving: boolean; apiReachable: boolean }): void {
-    if (flags.leaving === this.flags.leaving && flags.apiReachable === this.flags.apiReachable) return;
-    this.flags = { ...flags };
+  /** Changes what the heartbeats say of this node (the rest stays); `leaving` sends one at once. */
+  setFlags(change: Partial<HeartbeatFlagsSetting>): void {
+    const flags = { ...this.flags, ...change };
+    if (flags.leaving === this.flags.leaving && flags.apiReachable === this.flags.apiReachable && flags.unfit === this.flags.unfit) return;
+    this.flags = flags;
     this.call({ op: 'flags', ...flags });
   }
 
@@ -170,7 +171,7 @@ export class ArpThread {
       this.heartbeatSettings = settings;
       this.call({ op: 'heartbeat', settings });
     }
-    if (this.flags.leaving || !this.flags.apiReachable) this.call({ op: 'flags', ...this.flags });
+    if (this.flags.leaving || !this.flags.apiReachable || this.flags.unfit) this.call({ op: 'flags', ...this.flags });
     for (const [ifname, o] of this.opened) {
       try {
         this.call({ op: 'open', ifname, mac: o.mac, garpRefreshSeconds: o.garpRefreshSeconds });

@@ -197,6 +197,7 @@ function perform(call: ArpCall): void {
     case 'flags':
       if (!hb) return;
       hb.sender.setApiReachable(call.apiReachable);
+      hb.sender.setUnfit(call.unfit);
       if (call.leaving) {
         hb.sender.setLeaving(true);
         beat(); // say it now: peers take over at once

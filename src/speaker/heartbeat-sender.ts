@@ -43,6 +43,7 @@ export class HeartbeatSender {
   private fullySent = new Map<string, string>();
   private leaving = false;
   private apiReachable = true;
+  private unfit = false;
   private rejoiningUntilMs = -Infinity;
 
   constructor(private readonly config: HeartbeatSenderConfig) {}
@@ -53,6 +54,10 @@ export class HeartbeatSender {
 
   setApiReachable(reachable: boolean): void {
     this.apiReachable = reachable;
+  }
+
+  setUnfit(unfit: boolean): void {
+    this.unfit = unfit;
   }
 
   /**
@@ -77,7 +82,7 @@ export class HeartbeatSender {
     this.lastBeatMs = nowMs;
     const cached = this.prepared(claims);
     const digest = cached.digest;
-    const flags: HeartbeatFlags = { leaving: this.leaving, apiReachable: this.apiReachable, rejoining: nowMs < this.rejoiningUntilMs };
+    const flags: HeartbeatFlags = { leaving: this.leaving, apiReachable: this.apiReachable, rejoining: nowMs < this.rejoiningUntilMs, unfit: this.unfit };
     const out: OutgoingHeartbeat[] = [];
     for (const ifname of interfaces) {
       const all = this.fullySent.get(ifname) !== digest;

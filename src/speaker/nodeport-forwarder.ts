@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { BarelbError } from '../errors.js';
-import { renderNodePortTable, renderNodePortTableRemoval, type NodePortForward } from '../net/nft-ruleset.js';
+import { FORWARD_MARK, renderNodePortTable, renderNodePortTableRemoval, type NodePortForward } from '../net/nft-ruleset.js';
 import type { Logger } from '../observability/logger.js';
 
 export class NftablesError extends BarelbError {
@@ -17,11 +17,14 @@ export class NodePortForwarder {
   private wanted: string | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly markBit: number = FORWARD_MARK,
+  ) {}
 
   /** Resolves once the table says `forwards` (or a later call's rules). */
   async apply(forwards: readonly NodePortForward[]): Promise<void> {
-    this.wanted = renderNodePortTable(forwards);
+    this.wanted = renderNodePortTable(forwards, this.markBit);
     if (this.wanted === this.applied) return;
     while (this.running) await this.running;
     if (this.wanted === this.applied) return;
@@ -52,6 +55,18 @@ export class NodePortForwarder {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not remove the nftables table');
     }
+  }
+}
+
+/**
+ * kube-proxy mode: the table a speaker in nodeport mode left behind (killed, or switched modes) is removed,
+ * so its rewrites stop taking VIP traffic. Without nft or CAP_NET_ADMIN there is nothing it could have left.
+ */
+export async function removeLeftoverTable(log: Logger): Promise<void> {
+  try {
+    await runNft(renderNodePortTableRemoval());
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'no nodeport table removed (none, or no nft / CAP_NET_ADMIN here)');
   }
 }
 

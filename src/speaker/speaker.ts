@@ -21,15 +21,16 @@ import { ResilientInformer } from '../k8s/informer.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { canonicalIp } from '../net/ip.js';
+import type { NodePortForward } from '../net/nft-ruleset.js';
 import { PacketSocket, interfaceInfo } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import type { SpeakerMetrics } from '../observability/metrics.js';
 import { describeRefusal, parseRouteGateways, refusalOf, type AddressRefusal } from './address-guard.js';
 import { ArpThread, type ArpInterface } from './arp-thread.js';
-import { ineligibility, type IpUser, type NodeFacts } from './eligibility.js';
+import { ineligibility, type IpNeeds, type IpUser, type NodeFacts } from './eligibility.js';
 import { chooseInterface, type InterfaceChoice } from './interface-choice.js';
 import { LastResult } from './last-result.js';
-import { NodePortForwarder } from './nodeport-forwarder.js';
+import { NodePortForwarder, removeLeftoverTable } from './nodeport-forwarder.js';
 import { readyNodesFromEndpoints, readyNodesFromSlices } from './ready-nodes.js';
 import { weight } from './rendezvous.js';
 import { SpeakerLeaseWriter } from './speaker-lease-writer.js';
@@ -46,6 +47,8 @@ export interface SpeakerOptions {
   readonly kubeConfig: KubeConfig;
   readonly node: string;
   readonly namespace: string;
+  /** Where this node's speaker Lease is written. */
+  readonly leaseNamespace: string;
   readonly configMap: string;
   /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
   readonly configFormat?: ConfigFormat;
@@ -53,6 +56,8 @@ export interface SpeakerOptions {
   /** `--interface`; empty: the config's announce.interfaces, else any. */
   readonly interfaces: readonly string[];
   readonly forward: 'kube-proxy' | 'nodeport';
+  /** nodeport mode: the packet mark bit (default FORWARD_MARK). */
+  readonly forwardMark?: number;
   readonly heartbeat: HeartbeatTimers;
   /** How often the speaker Lease is renewed when nothing changes. */
   readonly leaseRenewIntervalMs: number;
@@ -78,6 +83,9 @@ const LINK_CHECK_MS = 200;
 /** Changes to what this node announces reach its Lease at most this often. */
 const LEASE_MIN_GAP_MS = 1000;
 const API_DEADLINE_MS = 5000;
+/** nodeport mode: rules that failed to install are tried again after 1 s, doubling up to 30 s. */
+const FORWARD_RETRY_FIRST_MS = 1000;
+const FORWARD_RETRY_MAX_MS = 30_000;
 /** How long SIGTERM waits for queued Events before exiting anyway. */
 const EVENT_FLUSH_MS = 2000;
 
@@ -96,8 +104,8 @@ export class Speaker {
   private readonly incarnation = Date.now();
   private readonly states = new Map<string, IpState>();
   private readonly responders = new Map<string, ArpInterface>();
-  /** The kernel index each open interface had when it was opened: a different one means it was recreated. */
-  private readonly openIndex = new Map<string, number>();
+  /** The kernel index and MAC each open interface had when it was opened: a different one means it was recreated. */
+  private readonly openLink = new Map<string, Link>();
   private linksCheckedAtMs = -Infinity;
   /** When each interface started hearing: a node takes no new address there before it heard a whole failure timeout. */
   private readonly listeningSince = new Map<string, number>();
@@ -124,6 +132,11 @@ export class Speaker {
   private forwarded: ReadonlySet<string> = new Set();
   private readonly awaitingForward = new Set<string>();
   private forwarding = false;
+  /**
+   * nodeport mode: the rules could not be installed. Until a retry succeeds this node announces nothing and
+   * its heartbeats say it is unfit, so peers leave it out of every choice.
+   */
+  private forwardFailure: { attempts: number; retryAtMs: number } | undefined;
   private wanted = new Map<string, Users>();
   private nodeFacts: NodeFacts[] = [];
   private osInterfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]> = {};
@@ -189,12 +202,15 @@ export class Speaker {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => (this.dirty = true));
     }
     if (this.opts.forward === 'nodeport') {
-      this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }));
-      await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN
+      this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }), this.opts.forwardMark);
+      await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN; replaces what a killed speaker left
+      this.opts.metrics.forwardingReady.set(1);
+    } else {
+      await removeLeftoverTable(log);
     }
     this.leaseWriter = new SpeakerLeaseWriter({
       api: this.coordination,
-      namespace,
+      namespace: this.opts.leaseNamespace,
       node: this.opts.node,
       incarnation: this.incarnation,
       renewIntervalMs: this.opts.leaseRenewIntervalMs,
@@ -235,7 +251,7 @@ export class Speaker {
   private async shutdown(informers: readonly { stop(): Promise<void> }[], synced: boolean): Promise<void> {
     const announced = [...this.states.values()].filter((st) => st.announced).length;
     if (synced) {
-      this.arp.setFlags({ leaving: true, apiReachable: this.apiReachable });
+      this.arp.setFlags({ leaving: true });
       if (announced > 0) await sleep(2 * this.opts.heartbeat.intervalMs);
     }
     for (const st of this.states.values()) this.withdraw(st);
@@ -333,7 +349,13 @@ export class Speaker {
       this.undecided = true;
       this.forwardsStale = true;
       this.applyConfig();
-      this.nodeFacts = this.nodes.list().map((n): NodeFacts => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} }));
+      this.nodeFacts = this.nodes.list().map(
+        (n): NodeFacts => ({
+          name: n.metadata?.name ?? '',
+          labels: n.metadata?.labels ?? {},
+          internalIps: (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address),
+        }),
+      );
       this.wanted = this.wantedIps();
       for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
     }
@@ -343,7 +365,7 @@ export class Speaker {
     if (reachable !== this.apiReachable) {
       this.apiReachable = reachable;
       this.opts.metrics.apiReachable.set(reachable ? 1 : 0);
-      this.arp.setFlags({ leaving: false, apiReachable: reachable });
+      this.arp.setFlags({ apiReachable: reachable });
       if (reachable) this.log.info('API server reachable again');
       else this.log.warn('API server unreachable: keeping what this node announces while its peers hear it; nothing new is learned');
     }
@@ -378,10 +400,10 @@ export class Speaker {
    */
   private checkLinks(now: number): void {
     this.linksCheckedAtMs = now;
-    for (const [ifname, index] of this.openIndex) {
+    for (const [ifname, was] of this.openLink) {
       const link = linkOf(ifname);
       if (!link) this.closeInterface(ifname, 'down', 'no link or no carrier');
-      else if (link.index !== index) this.closeInterface(ifname, 'replaced', `recreated (index ${index} -> ${link.index})`);
+      else if (link.index !== was.index || link.mac !== was.mac) this.closeInterface(ifname, 'replaced', `recreated or readdressed (index ${was.index} -> ${link.index}, MAC ${was.mac} -> ${link.mac})`);
     }
   }
 
@@ -396,9 +418,10 @@ export class Speaker {
     }
     responder.stop();
     this.responders.delete(ifname);
-    this.openIndex.delete(ifname);
+    this.openLink.delete(ifname);
     this.listeningSince.delete(ifname);
     this.interfacesGeneration++;
+    this.interfacesReadAtMs = -Infinity; // choose interfaces again from a fresh read
     this.undecided = true;
     this.opts.metrics.interfacesClosed.inc({ interface: ifname, reason });
     this.log.warn({ interface: ifname, reason, detail, withdrawn }, 'interface closed; it is listened on again before it announces anything');
@@ -425,14 +448,15 @@ export class Speaker {
       const iface = st.iface.get(this.interfacesGeneration, () =>
         chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces),
       );
-      const eligible = new Set(this.nodeFacts.filter((n) => ineligibility(n, this.announce, users) === undefined).map((n) => n.name));
+      const needs: IpNeeds = this.forwarder ? { nodeAddressFamily: st.ip.includes(':') ? 'IPv6' : 'IPv4' } : {};
+      const eligible = new Set(this.nodeFacts.filter((n) => ineligibility(n, this.announce, users, needs) === undefined).map((n) => n.name));
       let ifaceUp = false;
       let mayTakeNew = false;
       let contenders: Contender[] = [];
       if (iface) {
         if (!links.has(iface.name)) links.set(iface.name, linkOf(iface.name));
         const link = links.get(iface.name);
-        ifaceUp = link !== undefined && this.listenOn(iface, link.index, now);
+        ifaceUp = link !== undefined && this.listenOn(iface, link, now);
         const since = this.listeningSince.get(iface.name) ?? now;
         mayTakeNew = now - since >= listenFor;
         if (!mayTakeNew) this.nextListenEndMs = Math.min(this.nextListenEndMs, since + listenFor);
@@ -444,7 +468,7 @@ export class Speaker {
       }
       const verdict = chooseHolder({
         self,
-        selfEligible: ifaceUp && eligible.has(self) && !this.refused.has(st.ip),
+        selfEligible: ifaceUp && eligible.has(self) && !this.refused.has(st.ip) && !this.forwardFailure,
         selfAnnounces: st.announced,
         mayTakeNew,
         rejoining,
@@ -479,7 +503,7 @@ export class Speaker {
       for (const p of peers) hears.add(p.node);
     }
     this.leaseWriter.update([...this.states.values()].filter((s) => s.announced).map((s) => s.ip), [...hears]);
-    this.syncForwards();
+    this.syncForwards(now);
   }
 
   /**
@@ -487,9 +511,10 @@ export class Speaker {
    * waiting addresses are decided again and announced. Only when something changed; a failure (logged
    * inside) retries on the next tick.
    */
-  private syncForwards(): void {
+  private syncForwards(now: number): void {
     const forwarder = this.forwarder;
     if (!forwarder || this.forwarding || (!this.forwardsStale && this.awaitingForward.size === 0)) return;
+    if (this.forwardFailure && now < this.forwardFailure.retryAtMs) return;
     this.forwardsStale = false;
     this.forwarding = true;
     const vips = new Set([...this.states.values()].filter((st) => st.announced).map((st) => st.ip));
@@ -502,22 +527,35 @@ export class Speaker {
         this.forwarded = vips;
         this.forwarding = false;
         this.undecided = true;
+        if (this.forwardFailure) {
+          this.forwardFailure = undefined;
+          this.opts.metrics.forwardingReady.set(1);
+          this.arp.setFlags({ unfit: false });
+          this.log.info('nodeport rules installed again: this node may announce again (it takes nothing back)');
+        }
       },
-      () => {
+      (err: unknown) => {
         this.forwarding = false;
         this.forwardsStale = true;
+        this.undecided = true;
+        const attempts = (this.forwardFailure?.attempts ?? 0) + 1;
+        const retryInMs = Math.min(FORWARD_RETRY_MAX_MS, FORWARD_RETRY_FIRST_MS * 2 ** (attempts - 1));
+        this.forwardFailure = { attempts, retryAtMs: performance.now() + retryInMs };
+        this.opts.metrics.forwardingReady.set(0);
+        this.arp.setFlags({ unfit: true });
+        this.log.error({ err: (err as Error).message, attempts, retryInMs }, 'nodeport rules cannot be installed: this node announces nothing until they can');
       },
     );
   }
 
   /** Opens the interface in the ARP thread (which starts the heartbeats there). False when it cannot be opened. */
-  private listenOn(iface: InterfaceChoice, index: number, now: number): boolean {
-    if (this.responders.has(iface.name) && this.openIndex.get(iface.name) === index) return true;
-    this.closeInterface(iface.name, 'replaced', `recreated (now index ${index})`);
+  private listenOn(iface: InterfaceChoice, link: Link, now: number): boolean {
+    const was = this.openLink.get(iface.name);
+    if (this.responders.has(iface.name) && was?.index === link.index && was.mac === link.mac) return true;
+    this.closeInterface(iface.name, 'replaced', `recreated or readdressed (now index ${link.index}, MAC ${link.mac})`);
     try {
-      const mac = MacAddress.tryParse(iface.mac) ?? MacAddress.fromBytes(interfaceInfo(iface.name).mac);
-      this.responders.set(iface.name, this.arp.open(iface.name, mac, this.announce.garpRefreshSeconds));
-      this.openIndex.set(iface.name, index);
+      this.responders.set(iface.name, this.arp.open(iface.name, MacAddress.parse(link.mac), this.announce.garpRefreshSeconds));
+      this.openLink.set(iface.name, link);
       this.listeningSince.set(iface.name, now);
       this.log.info({ interface: iface.name }, 'listening for peers and answering ARP on this interface');
       return true;
@@ -610,13 +648,14 @@ export class Speaker {
     this.log.info({ ip: st.ip }, 'stopped announcing');
   }
 
-  /** The nodeport rewrites for `vips`. */
-  private forwards(vips: ReadonlySet<string>) {
-    const me = this.nodes.get(this.opts.node);
-    const nodeIp = me?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-    if (!nodeIp) return [];
-    const out: { vip: string; protocol: 'tcp' | 'udp' | 'sctp'; port: number; nodeIp: string; nodePort: number }[] = [];
+  /** The nodeport rewrites for `vips`, each to this node's InternalIP of the VIP's family (none: no rule). */
+  private forwards(vips: ReadonlySet<string>): NodePortForward[] {
+    const internal = (this.nodes.get(this.opts.node)?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
+    const out: NodePortForward[] = [];
     for (const vip of vips) {
+      const v6 = vip.includes(':');
+      const nodeIp = internal.find((a) => a.includes(':') === v6);
+      if (!nodeIp) continue;
       for (const u of this.wanted.get(vip) ?? []) {
         const svc = this.services.get(u.view.name, u.view.namespace);
         for (const p of svc?.spec?.ports ?? []) {
@@ -646,13 +685,15 @@ async function servesV1Slices(api: DiscoveryV1Api, log: Logger, signal: AbortSig
 
 interface Link {
   readonly index: number;
+  /** The kernel's MAC now (os.networkInterfaces() is read once a second and may still show the old one). */
+  readonly mac: string;
 }
 
 /** The interface when it can carry traffic (present, up, with carrier); undefined otherwise. */
 function linkOf(ifname: string): Link | undefined {
   try {
     const info = interfaceInfo(ifname);
-    return info.up && info.carrier ? { index: info.index } : undefined;
+    return info.up && info.carrier ? { index: info.index, mac: MacAddress.fromBytes(info.mac).toString() } : undefined;
   } catch {
     return undefined;
   }

@@ -2,7 +2,7 @@ import type { CoreV1Event, V1ConfigMap, V1Lease } from '@kubernetes/client-node'
 import type { ServiceView } from '../k8s/service-view.js';
 
 /**
- * A Lease in barelb's namespace, as far as `barelb status` reads it: what readSpeakerLease needs to
+ * A Lease in the speakers' Lease namespace, as far as `barelb status` reads it: what readSpeakerLease needs to
  * read a speaker's Lease (`barelb-speaker-<node>`). Times are epoch milliseconds.
  */
 export interface LeaseView {
@@ -32,7 +32,7 @@ export interface StatusSnapshot {
   /** The barelb ConfigMap; undefined when it does not exist. */
   readonly configMap: V1ConfigMap | undefined;
   readonly services: readonly ServiceView[];
-  /** Leases in barelb's namespace (any name; the speakers' ones are picked out by name). */
+  /** Leases in the speakers' Lease namespace (any name; the speakers' ones are picked out by name). */
   readonly leases: readonly LeaseView[];
   /** Events on Services and on the ConfigMap. */
   readonly events: readonly EventView[];

@@ -5,6 +5,7 @@
  */
 import type { Test } from 'tap';
 import {
+  createBarelbNamespaces,
   deleteNamespace,
   apply, arpHolder, arpingMacs, eventually, inNs, ingressIp, kubectl, lab, serviceYaml, speakerKubeconfig, startBackend, startSpeaker,
   type Proc,
@@ -51,7 +52,7 @@ export interface ChaosLab {
 
 /** Pool, speakers and backends in the lab, and a fresh namespace `ns`; the controller is each scenario's own business. */
 export async function setupChaosLab(file: Test, ns: string): Promise<ChaosLab> {
-  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await createBarelbNamespaces();
   await kubectl(['create', 'namespace', ns]);
   file.teardown(async () => {
     await deleteNamespace(ns);

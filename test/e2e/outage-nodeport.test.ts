@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import {
+  createBarelbNamespaces,
   deleteNamespace,
   ROOT, apply, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
@@ -17,7 +18,7 @@ const speakers = new Map<string, Proc>();
 const file = t;
 
 t.before(async () => {
-  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
   await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.210-198.51.100.230]\n`);
   startController(t);

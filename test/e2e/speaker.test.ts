@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  createBarelbNamespaces,
   deleteNamespace,
   apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
   recreateNodeLink, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
@@ -40,7 +41,7 @@ async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () =
 }
 
 t.before(async () => {
-  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
   await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
   startController(t);

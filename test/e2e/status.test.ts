@@ -5,9 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { speakerLeaseName } from '../../src/election/speaker-lease.js';
+import { SPEAKER_LEASE_NAMESPACE } from '../../src/names.js';
 import type { StatusJson } from '../../src/status/status-json.js';
 import { serviceAccountKubeconfig } from '../../testkit/support.js';
 import {
+  createBarelbNamespaces,
   deleteNamespace,
   apply, CLI, eventually, ingressIp, kubectl, lab, announcerOf, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
 } from '../../testkit/lab.js';
@@ -45,11 +47,22 @@ kind: Role
 metadata: {name: e2e-status-reader, namespace: barelb-system}
 rules:
   - {apiGroups: [""], resources: [configmaps], verbs: [list]}
-  - {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [list]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: e2e-status-reader, namespace: barelb-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-status-reader}
+subjects: [{kind: ServiceAccount, name: e2e-status-reader, namespace: barelb-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: e2e-status-reader, namespace: barelb-speakers}
+rules:
+  - {apiGroups: [coordination.k8s.io], resources: [leases], verbs: [list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: e2e-status-reader, namespace: barelb-speakers}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: e2e-status-reader}
 subjects: [{kind: ServiceAccount, name: e2e-status-reader, namespace: barelb-system}]
 `;
@@ -88,7 +101,7 @@ let ip: string;
 let holder: string;
 
 t.before(async () => {
-  await kubectl(['create', 'namespace', 'barelb-system']).catch(() => undefined);
+  await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
   await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
   startController(t);
@@ -133,7 +146,7 @@ t.test('-o json: the same facts, the announcer from its speaker Lease', async (t
   t.comment(`\n${JSON.stringify(s, null, 2)}`);
   t.same(s.config, { configMap: 'barelb-system/barelb-config', state: 'valid' });
   t.same(s.pools, [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: '51', used: '1', free: '50' }]);
-  const announces = await kubectl(['get', 'lease', '-n', 'barelb-system', speakerLeaseName(holder), '-o', 'jsonpath={.metadata.annotations.barelb\\.io/announces}']);
+  const announces = await kubectl(['get', 'lease', '-n', SPEAKER_LEASE_NAMESPACE, speakerLeaseName(holder), '-o', 'jsonpath={.metadata.annotations.barelb\\.io/announces}']);
   t.ok(announces.trim().split(' ').includes(ip), `${speakerLeaseName(holder)} lists ${ip} in barelb.io/announces ("${announces.trim()}")`);
   const web = s.services.find((x) => x.namespace === NS && x.name === 'web');
   t.same(web, { namespace: NS, name: 'web', pending: false, addresses: [{ ip, pool: 'lan', announcedBy: holder }] }, 'no since: when a node started to announce is not published');
@@ -167,7 +180,7 @@ t.test('kubectl barelb status: found by kubectl on PATH, reading $KUBECONFIG', a
   t.equal(json.code, 0, `--kubeconfig wins over $KUBECONFIG: ${json.stderr}`);
   t.equal((JSON.parse(json.stdout) as StatusJson).problems[0]?.object, `${NS}/outside`);
   const help = await run('kubectl', ['barelb', 'status', '--help'], env);
-  t.match(help.stdout, /need list on services and events in all\s+namespaces, and on configmaps and leases in --namespace/, 'the help names the RBAC it needs');
+  t.match(help.stdout, /need list on services and events in all\s+namespaces, on configmaps in --namespace, and on leases in --lease-namespace/, 'the help names the RBAC it needs');
 });
 
 t.test('list on services, events, configmaps and leases is all it needs; without it, it says what is missing', async (t) => {

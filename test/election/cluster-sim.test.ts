@@ -189,6 +189,28 @@ t.test('a node back on the LAN waits for every peer\'s whole claim set, however 
   t.same(settled(sim), []);
 });
 
+t.test('a node that cannot serve (its rules failed) hands over at once, and takes nothing back when it can again', async (t) => {
+  const sim = new ClusterSim(NODES, IPS);
+  sim.run(1000);
+  const ip = IPS[4] as string;
+  const node = holderOf(sim, ip);
+  const mine = IPS.filter((x) => holderOf(sim, x) === node);
+  const at = sim.nowMs;
+  sim.setUnfit(node, true);
+  sim.run(500);
+  t.same(settled(sim), []);
+  for (const x of mine) {
+    t.not(holderOf(sim, x), node, `${x} moved`);
+    const took = sim.transitionsIn(at, sim.nowMs, x).find((y) => y.announce);
+    t.ok(took && took.atMs - at <= sim.timers.intervalMs + sim.timers.tickMs, `${x} taken over ${took ? took.atMs - at : '?'} ms later (its next heartbeat)`);
+  }
+  const back = sim.nowMs;
+  sim.setUnfit(node, false);
+  sim.run(3000);
+  t.same(settled(sim), []);
+  t.same(sim.transitionsIn(back, sim.nowMs), [], 'nothing moved when it could serve again');
+});
+
 t.test('single node: takes everything after listening, alone', async (t) => {
   const sim = new ClusterSim(['solo'], IPS);
   sim.run(400);
@@ -236,6 +258,7 @@ t.test('property: after any sequence of faults, once they end, one announcer per
     fc.record({ kind: fc.constant('heal' as const) }),
     fc.record({ kind: fc.constant('ineligible' as const), node: fc.nat(4), eligible: fc.boolean() }),
     fc.record({ kind: fc.constant('link' as const), node: fc.nat(4), up: fc.boolean() }),
+    fc.record({ kind: fc.constant('unfit' as const), node: fc.nat(4), unfit: fc.boolean() }),
   );
   await fc.assert(
     fc.property(
@@ -256,6 +279,7 @@ t.test('property: after any sequence of faults, once they end, one announcer per
           else if (f.kind === 'lose') sim.lost.add(`${pick(f.from)}>${pick(f.to)}`);
           else if (f.kind === 'heal') sim.lost.clear();
           else if (f.kind === 'link') (f.up ? sim.linkUp : sim.linkDown).call(sim, pick(f.node));
+          else if (f.kind === 'unfit') sim.setUnfit(pick(f.node), f.unfit);
           else sim.node(pick(f.node)).eligible = f.eligible;
         }
         // Faults end: stalls run out, crashed and terminated nodes stay down; links heal, or one-way losses

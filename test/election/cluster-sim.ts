@@ -43,6 +43,8 @@ interface SimNode {
   eligible: boolean;
   /** The node's link (carrier): when down, nothing goes out or comes in, and the speaker knows it. */
   linkUp: boolean;
+  /** Cannot serve (nodeport rules not installed): announces nothing, and its heartbeats say so. */
+  unfit: boolean;
 }
 
 export interface Transition {
@@ -95,6 +97,7 @@ export class ClusterSim {
       nextBeatMs: this.nowMs + offsetMs,
       eligible: true,
       linkUp: true,
+      unfit: false,
     };
   }
 
@@ -140,6 +143,13 @@ export class ClusterSim {
     if (n.linkUp) return;
     n.linkUp = true;
     n.listeningSinceMs = this.nowMs;
+  }
+
+  /** The node can no longer serve (or can again), as the speaker does when its nodeport rules fail. */
+  setUnfit(name: string, unfit: boolean): void {
+    const n = this.node(name);
+    n.unfit = unfit;
+    n.sender.setUnfit(unfit);
   }
 
   /** Inject a frame from outside any speaker (a forger, a replayer). */
@@ -223,7 +233,7 @@ export class ClusterSim {
     for (const ip of this.ips) {
       const v = chooseHolder({
         self: n.name,
-        selfEligible: n.eligible && n.linkUp,
+        selfEligible: n.eligible && n.linkUp && !n.unfit,
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
         contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown })),
@@ -247,7 +257,7 @@ export class ClusterSim {
 
   /** Running nodes that may announce. */
   candidates(): string[] {
-    return [...this.nodes.values()].filter((n) => this.running(n) && n.eligible && n.linkUp && n.leavingSinceMs === undefined).map((n) => n.name);
+    return [...this.nodes.values()].filter((n) => this.running(n) && n.eligible && n.linkUp && !n.unfit && n.leavingSinceMs === undefined).map((n) => n.name);
   }
 
   /** Per IP, when it last changed hands after `sinceMs` (undefined: it did not). */

@@ -84,7 +84,7 @@ function expectedReason(frame: Uint8Array, keys: readonly HeartbeatKey[]): Expec
 /** Whether the signed bytes (magic up to the MAC) are a well-formed heartbeat. Buffer's readers throw past the end. */
 function structureOk(body: Buffer): boolean {
   try {
-    if ((body.readUInt8(3) & 0xf8) !== 0) return false;
+    if ((body.readUInt8(3) & 0xf0) !== 0) return false;
     if (body.readBigUInt64BE(12) > BigInt(Number.MAX_SAFE_INTEGER)) return false;
     const total = body.readUInt32BE(32);
     const index = body.readUInt16BE(36);
@@ -149,7 +149,7 @@ const nameArb = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => !/\p{Cc}/u.test(s) && Buffer.byteLength(s) <= 253),
 );
 const heartbeatArb: fc.Arbitrary<Heartbeat> = fc
-  .tuple(nameArb, fc.maxSafeNat(), fc.nat({ max: 0xffffffff }), fc.nat(7), fc.array(ipArb, { maxLength: 100 }), fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 40 }), fc.nat())
+  .tuple(nameArb, fc.maxSafeNat(), fc.nat({ max: 0xffffffff }), fc.nat(15), fc.array(ipArb, { maxLength: 100 }), fc.array(fc.nat({ max: 0xffffffff }), { maxLength: 40 }), fc.nat())
   .map(([node, incarnation, seq, bits, ips, hears, pick]) => {
     const chunks = claimChunks(ips, node, hears.length);
     const chunkIndex = pick % chunks.length;
@@ -157,7 +157,7 @@ const heartbeatArb: fc.Arbitrary<Heartbeat> = fc
       node,
       incarnation,
       seq,
-      flags: { leaving: (bits & 1) !== 0, apiReachable: (bits & 2) !== 0, rejoining: (bits & 4) !== 0 },
+      flags: { leaving: (bits & 1) !== 0, apiReachable: (bits & 2) !== 0, rejoining: (bits & 4) !== 0, unfit: (bits & 8) !== 0 },
       claimsDigest: claimsDigest(ips),
       claimsTotal: chunks.flat().length,
       chunkIndex,
@@ -190,7 +190,7 @@ function mostly<T>(usual: fc.Arbitrary<T>, ...unusual: fc.Arbitrary<T>[]): fc.Ar
  */
 const signedFrame: fc.Arbitrary<Uint8Array> = fc
   .record({
-    flags: mostly(fc.nat(7), fc.nat(255)),
+    flags: mostly(fc.nat(15), fc.nat(255)),
     incarnation: mostly(fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }), fc.bigInt({ min: 2n ** 53n - 2n, max: 2n ** 53n + 1n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
     seq: fc.nat({ max: 0xffffffff }),
     digest: fc.uint8Array({ minLength: 8, maxLength: 8 }),
@@ -338,7 +338,7 @@ t.test('frames as views: offsets into shared buffers and Buffers decode by their
   );
   const huge = new Uint8Array(65_536).fill(0xff);
   huge.set(encodeHeartbeat({
-    node: 'n', incarnation: 1, seq: 1, flags: { leaving: false, apiReachable: true, rejoining: false },
+    node: 'n', incarnation: 1, seq: 1, flags: { leaving: false, apiReachable: true, rejoining: false, unfit: false },
     claimsDigest: claimsDigest([]), claimsTotal: 0, chunkIndex: 0, chunkCount: 1, claims: [], hears: [nodeId('m')],
   }, SRC, KEY));
   t.same(decodeTimed(huge), { ok: false, reason: 'unauthenticated' }, 'a heartbeat followed by 64 KiB of junk');

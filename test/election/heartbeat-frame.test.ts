@@ -118,7 +118,7 @@ function hb(extra: Partial<Heartbeat> = {}): Heartbeat {
     node: 'node-a',
     incarnation: 1_700_000_000_000,
     seq: 7,
-    flags: { leaving: false, apiReachable: false, rejoining: false },
+    flags: { leaving: false, apiReachable: false, rejoining: false, unfit: false },
     claimsDigest: '0011223344556677',
     claimsTotal: 0,
     chunkIndex: 0,
@@ -320,7 +320,7 @@ t.test('encodes byte for byte as the layout says', async (t) => {
     node: 'worker-ü',
     incarnation: 2 ** 53 - 1,
     seq: 0xfffffffe,
-    flags: { leaving: true, apiReachable: false, rejoining: true },
+    flags: { leaving: true, apiReachable: false, rejoining: true, unfit: false },
     claimsDigest: 'fedcba9876543210',
     claimsTotal: 70000,
     chunkIndex: 2,
@@ -352,11 +352,12 @@ t.test('encodes byte for byte as the layout says', async (t) => {
 
 t.test('flags: each bit on its own', async (t) => {
   const rows: [flags: Heartbeat['flags'], bits: number][] = [
-    [{ leaving: false, apiReachable: false, rejoining: false }, 0],
-    [{ leaving: true, apiReachable: false, rejoining: false }, 1],
-    [{ leaving: false, apiReachable: true, rejoining: false }, 2],
-    [{ leaving: false, apiReachable: false, rejoining: true }, 4],
-    [{ leaving: true, apiReachable: true, rejoining: true }, 7],
+    [{ leaving: false, apiReachable: false, rejoining: false, unfit: false }, 0],
+    [{ leaving: true, apiReachable: false, rejoining: false, unfit: false }, 1],
+    [{ leaving: false, apiReachable: true, rejoining: false, unfit: false }, 2],
+    [{ leaving: false, apiReachable: false, rejoining: true, unfit: false }, 4],
+    [{ leaving: false, apiReachable: false, rejoining: false, unfit: true }, 8],
+    [{ leaving: true, apiReachable: true, rejoining: true, unfit: true }, 15],
   ];
   for (const [flags, bits] of rows) {
     const out = encodeHeartbeat(hb({ flags }), mac(SRC), KEY);
@@ -440,7 +441,7 @@ t.test('decodes a hand-built frame to its fields', async (t) => {
       node: 'nœud-1',
       incarnation: 2 ** 53 - 1,
       seq: 0xffffffff,
-      flags: { leaving: false, apiReachable: true, rejoining: false },
+      flags: { leaving: false, apiReachable: true, rejoining: false, unfit: false },
       claimsDigest: 'a0b1c2d3e4f50617',
       claimsTotal: 4,
       chunkIndex: 65534,
@@ -474,7 +475,7 @@ t.test('key rotation: a frame signed with the old key verifies when keys = [new,
     node: 'worker-3',
     incarnation: Date.UTC(2025, 0, 2),
     seq: 12345,
-    flags: { leaving: false, apiReachable: true, rejoining: false },
+    flags: { leaving: false, apiReachable: true, rejoining: false, unfit: false },
     claimsDigest: claimsDigest(['192.0.2.10', '192.0.2.11']),
     claimsTotal: 2,
     claims: ['192.0.2.10', '192.0.2.11'],
@@ -530,7 +531,7 @@ t.test('drops every bad frame with the reason', async (t) => {
     ['cut by one byte', good.subarray(0, good.length - 1), 'unauthenticated'],
     ['unsigned with a bad structure', frame({ sign: false, nameLength: 250 }), 'unauthenticated'],
     // signed, broken structure
-    ['reserved flag bit 3', frame({ flags: 8 }), 'malformed'],
+    ['reserved flag bit 4', frame({ flags: 16 }), 'malformed'],
     ['reserved flag bit 7', frame({ flags: 0x80 }), 'malformed'],
     ['all flag bits', frame({ flags: 0xff }), 'malformed'],
     ['incarnation 2^53', frame({ incarnation: 2n ** 53n }), 'malformed'],
@@ -604,7 +605,7 @@ const nameArb: fc.Arbitrary<string> = fc.oneof(
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).filter((s) => !/\p{Cc}/u.test(s) && Buffer.byteLength(s) <= 253),
 );
 // fc.record makes null-prototype objects; isDeepStrictEqual compares prototypes
-const flagsArb = fc.record({ leaving: fc.boolean(), apiReachable: fc.boolean(), rejoining: fc.boolean() }).map((f) => ({ ...f }));
+const flagsArb = fc.record({ leaving: fc.boolean(), apiReachable: fc.boolean(), rejoining: fc.boolean(), unfit: fc.boolean() }).map((f) => ({ ...f }));
 const u32Arb = fc.nat({ max: 0xffffffff });
 
 /** A valid heartbeat that fits a frame: its claims are one of claimChunks()'s chunks. */

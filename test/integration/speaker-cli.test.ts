@@ -21,7 +21,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-map', '--lb-class', '--interface', '--forward', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--lease-namespace', '--config-map', '--lb-class', '--interface', '--forward', '--forward-mark', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
@@ -35,6 +35,8 @@ t.test('flag errors exit 2 with a clear message', async (t) => {
     [['--heartbeat-interval', 'often'], /--heartbeat-interval "often": expected a duration/],
     [['--lease-renew-interval', '500ms'], /--lease-renew-interval "500ms": expected at least 1s/],
     [['--config-format', 'calico'], /--config-format "calico"/],
+    [['--forward-mark', '0'], /--forward-mark "0": expected a non-zero 32-bit mark/],
+    [['--forward-mark', 'red'], /--forward-mark "red": expected a non-zero 32-bit mark/],
   ];
   for (const [args, message] of rows) {
     const { code, out } = await cli(['speaker', ...args]);
@@ -82,7 +84,7 @@ t.test('--config-format metallb: the speaker reads a MetalLB ConfigMap as it is'
   );
   const child = spawn(
     process.execPath,
-    [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', ns, '--config-map', 'config', '--config-format', 'metallb', '--metrics-addr', ''],
+    [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', ns, '--lease-namespace', ns, '--config-map', 'config', '--config-format', 'metallb', '--metrics-addr', ''],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.teardown(() => child.kill('SIGKILL'));

@@ -20,3 +20,15 @@ t.test('who may announce', async (t) => {
   for (const [name, n, announce, users, want] of rows) t.equal(ineligibility(n, announce, users)?.why, want, name);
   t.match(describeIneligibility({ why: 'no-local-endpoint', service: 'ns/s' }), /ns\/s.*Local/);
 });
+
+t.test('nodeport mode: a node needs an InternalIP of the VIP\'s family, and only for VIPs of that family', async (t) => {
+  const v4only = { name: 'node1', labels: {}, internalIps: ['198.51.100.11'] };
+  const v6only = { name: 'node1', labels: {}, internalIps: ['2001:db8::11'] };
+  const none = { name: 'node1', labels: {} };
+  t.equal(ineligibility(v4only, DEFAULT_ANNOUNCE, [cluster], { nodeAddressFamily: 'IPv4' }), undefined, 'v4 VIP, v4 node address');
+  t.same(ineligibility(v6only, DEFAULT_ANNOUNCE, [cluster], { nodeAddressFamily: 'IPv4' }), { why: 'no-node-address', family: 'IPv4' }, 'v4 VIP, only a v6 node address');
+  t.same(ineligibility(v4only, DEFAULT_ANNOUNCE, [cluster], { nodeAddressFamily: 'IPv6' }), { why: 'no-node-address', family: 'IPv6' }, 'v6 VIP, only a v4 node address');
+  t.same(ineligibility(none, DEFAULT_ANNOUNCE, [cluster], { nodeAddressFamily: 'IPv4' })?.why, 'no-node-address', 'no InternalIP at all');
+  t.equal(ineligibility(none, DEFAULT_ANNOUNCE, [cluster]), undefined, 'kube-proxy mode needs none');
+  t.match(describeIneligibility({ why: 'no-node-address', family: 'IPv6' }), /IPv6 InternalIP.*nodeport/);
+});

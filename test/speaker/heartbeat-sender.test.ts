@@ -157,12 +157,14 @@ t.test('seq strictly increases across frames, interfaces and beats', async (t) =
 t.test('flags', async (t) => {
   const s = sender();
   const flagsAt = (now: number): unknown => s.beat(now, ['eth0', 'eth1'], ['192.0.2.1'], nobody).map((o) => o.heartbeat.flags);
-  const rows: [what: string, set: () => void, want: { leaving: boolean; apiReachable: boolean; rejoining: boolean }][] = [
-    ['defaults', () => {}, { leaving: false, apiReachable: true, rejoining: false }],
-    ['leaving', () => s.setLeaving(true), { leaving: true, apiReachable: true, rejoining: false }],
-    ['leaving, API unreachable', () => s.setApiReachable(false), { leaving: true, apiReachable: false, rejoining: false }],
-    ['API unreachable', () => s.setLeaving(false), { leaving: false, apiReachable: false, rejoining: false }],
-    ['API reachable again', () => s.setApiReachable(true), { leaving: false, apiReachable: true, rejoining: false }],
+  const rows: [what: string, set: () => void, want: { leaving: boolean; apiReachable: boolean; rejoining: boolean; unfit: boolean }][] = [
+    ['defaults', () => {}, { leaving: false, apiReachable: true, rejoining: false, unfit: false }],
+    ['leaving', () => s.setLeaving(true), { leaving: true, apiReachable: true, rejoining: false, unfit: false }],
+    ['leaving, API unreachable', () => s.setApiReachable(false), { leaving: true, apiReachable: false, rejoining: false, unfit: false }],
+    ['API unreachable', () => s.setLeaving(false), { leaving: false, apiReachable: false, rejoining: false, unfit: false }],
+    ['API reachable again', () => s.setApiReachable(true), { leaving: false, apiReachable: true, rejoining: false, unfit: false }],
+    ['unfit', () => s.setUnfit(true), { leaving: false, apiReachable: true, rejoining: false, unfit: true }],
+    ['fit again', () => s.setUnfit(false), { leaving: false, apiReachable: true, rejoining: false, unfit: false }],
   ];
   rows.forEach(([what, set, want], i) => {
     set();

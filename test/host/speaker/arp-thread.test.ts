@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { ROOT } from '../../testkit/lab.js';
-import { createVethPair } from '../../testkit/veth-pair.js';
+import { ROOT } from '../../../testkit/lab.js';
+import { createVethPair } from '../../../testkit/veth-pair.js';
 
 const run = promisify(execFile);
 const VIP = '198.18.9.50';
@@ -55,9 +55,9 @@ writeFileSync(script, CHILD);
 const child = spawn('ip', ['netns', 'exec', pair.nsA, process.execPath, ...process.execArgv, script], {
   env: {
     ...process.env,
-    M_THREAD: mod('../../src/speaker/arp-thread.js'),
-    M_FRAME: mod('../../src/net/arp-frame.js'),
-    M_SOCKET: mod('../../src/net/packet-socket.js'),
+    M_THREAD: mod('../../../src/speaker/arp-thread.js'),
+    M_FRAME: mod('../../../src/net/arp-frame.js'),
+    M_SOCKET: mod('../../../src/net/packet-socket.js'),
     IFNAME: pair.ifA,
     VIP,
   },

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { release } from 'node:os';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { PacketSocket, PacketSocketError, interfaceInfo } from '../../src/net/packet-socket.js';
+import { PacketSocket, PacketSocketError, interfaceInfo } from '../../../src/net/packet-socket.js';
 
 const run = promisify(execFile);
 
@@ -23,7 +23,7 @@ const IF_B = 'blbB';
 const IP_A = '198.18.7.1';
 const IP_B = '198.18.7.2';
 const VIP = '198.18.7.50';
-const MODULE_URL = new URL('../../src/net/packet-socket.js', import.meta.url).href;
+const MODULE_URL = new URL('../../../src/net/packet-socket.js', import.meta.url).href;
 
 // Runs as `node --input-type=module -e` inside namespace A, with tap's loaders
 // so it imports the TypeScript source. Talks JSON lines on stdout, takes

@@ -1,10 +1,10 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, type V1Namespace } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import t from 'tap';
 import { ResilientInformer } from '../../src/k8s/informer.js';
 import { applyRequestDeadlines } from '../../src/k8s/request-deadline.js';
+import { loopbackKubeConfig } from './scripted-api.js';
 
 // The informer against a scripted API server on loopback: lists and watches answer as the test says.
 type Mode = 'ok' | 'hang' | 403 | 429 | 500;
@@ -39,13 +39,7 @@ t.teardown(() => {
   server.close();
 });
 
-const kc = new KubeConfig();
-kc.loadFromOptions({
-  clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
-  users: [{ name: 'u' }],
-  contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-  currentContext: 'ctx',
-});
+const kc = loopbackKubeConfig(server);
 applyRequestDeadlines(kc, 300, 1000);
 const core = kc.makeApiClient(CoreV1Api);
 

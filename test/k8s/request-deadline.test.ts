@@ -1,9 +1,10 @@
 import http from 'node:http';
-import { Socket, type AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
+import { Socket } from 'node:net';
+import { CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { describeApiError, isAnswer } from '../../src/k8s/api-error.js';
 import { applyRequestDeadlines } from '../../src/k8s/request-deadline.js';
+import { loopbackKubeConfig } from './scripted-api.js';
 
 // A scripted API server on loopback: each path answers as the test says (a status, or nothing at all).
 const answers = new Map<string, number | 'hang' | 'watch-silent'>();
@@ -23,17 +24,9 @@ t.teardown(() => {
   server.closeAllConnections();
   server.close();
 });
-const port = (server.address() as AddressInfo).port;
 
 function kubeConfig(requestMs: number, keepAliveMs: number): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-    users: [{ name: 'u' }],
-    contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
-    currentContext: 'ctx',
-  });
-  return applyRequestDeadlines(kc, requestMs, keepAliveMs);
+  return applyRequestDeadlines(loopbackKubeConfig(server), requestMs, keepAliveMs);
 }
 
 t.test('a request the server never answers fails at the deadline, as no answer', async (t) => {

@@ -84,6 +84,14 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
     }
   }
 
+  // A Service that names the pool now holding its address has it from that pool, whatever the pool was called
+  // when the address was given: recorded (allocated-from-pool), so an edit that later uncovers the address
+  // keeps it with the Service, after a restart too.
+  if (current && request.pool !== undefined && current.pool === request.pool && current.from !== request.pool) {
+    const renamed = alloc.adopt(request, current.ips, request.pool);
+    if (renamed.ok) current = renamed.assignment;
+  }
+
   if (error) {
     if (current) {
       events.push({ type: 'Warning', reason: REASON.invalid, message: `${error.message}; keeping ${describe(current)}` });

@@ -191,6 +191,18 @@ t.test('Service updates, pool edits and restarts keep every address sound and ev
             { op: 'setPools', pools: [{ ...P0, first: 1 }] },
           ],
         ],
+        // found by this property: a Service adopted from status, then named a renamed pool, moved when that
+        // pool stopped covering its address
+        [
+          [{ name: 'p0', block: 0, first: 0, last: 0 }],
+          [
+            { op: 'edit', svc: 3, change: { ports: ['TCP/8080'] } },
+            { op: 'setPools', pools: [{ name: 'p1', block: 0, first: 0, last: 0 }] },
+            { op: 'put', svc: 3, spec: { ports: ['TCP/8080'], sharingKey: undefined, pool: 'p1', requestedIps: undefined } },
+            { op: 'setPools', pools: [{ name: 'p1', block: 1, first: 0, last: 0 }] },
+            { op: 'edit', svc: 0, change: { requestedIps: undefined } },
+          ],
+        ],
       ],
     },
   );

@@ -24,6 +24,17 @@ export const ANNOTATION = {
  */
 export const SPEAKER_LEASE_NAMESPACE = 'barelb-speakers';
 
+/**
+ * Other implementations' Service annotations, read as barelb's own so Services move over unchanged:
+ * MetalLB's (`metallb.io/`, and the deprecated `metallb.universe.tf/` it still reads) and kube-vip's.
+ * barelb's own wins when both are set.
+ */
+export const ANNOTATION_ALIASES = {
+  addressPool: ['metallb.io/address-pool', 'metallb.universe.tf/address-pool'],
+  loadBalancerIPs: ['metallb.io/loadBalancerIPs', 'metallb.universe.tf/loadBalancerIPs', 'kube-vip.io/loadbalancerIPs'],
+  allowSharedIp: ['metallb.io/allow-shared-ip', 'metallb.universe.tf/allow-shared-ip'],
+} as const;
+
 /** Handled when `spec.loadBalancerClass` is unset or equals `--lb-class`. */
 export const DEFAULT_LB_CLASS = 'barelb.io/barelb';
 
@@ -37,6 +48,8 @@ export const REASON = {
   conflict: 'IPConflict',
   announcing: 'AnnouncingIP',
   refused: 'AddressRefused',
+  /** Normal: a MetalLB or kube-vip annotation is read as barelb's; names the one to move to. */
+  foreignAnnotation: 'ForeignAnnotation',
 } as const;
 
 /** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */

@@ -52,10 +52,19 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
     };
   }
 
-  const { request, error } = readRequest(view);
+  const { request, error, aliases } = readRequest(view);
   const events: ServiceEvent[] = [];
   let current = alloc.assignmentOf(key);
   let lost: readonly IpAddress[] = [];
+  // Said once per Service and controller: when barelb takes it on (adopted from status, or assigned).
+  const foreign: ServiceEvent | undefined =
+    !current && aliases.length > 0
+      ? {
+          type: 'Normal',
+          reason: REASON.foreignAnnotation,
+          message: `reading ${aliases.map((a) => `${a.read} as ${a.as}`).join(', ')}; set ${aliases.map((a) => a.as).join(', ')} instead (barelb's own wins when both are set)`,
+        }
+      : undefined;
 
   if (current) {
     // Re-assert, don't remember: the allocator hears the Service's ports and
@@ -76,6 +85,7 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
     const adopted = alloc.adopt(request, shownAddresses(view), view.annotations[ANNOTATION.allocatedFromPool]);
     if (adopted.ok) {
       current = adopted.assignment;
+      if (foreign) events.push(foreign);
       if (current.pool === undefined) {
         events.push({ type: 'Warning', reason: REASON.outsidePools, message: outsideMessage(current) });
       }
@@ -105,6 +115,7 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
 
   const result = alloc.assign(request, current?.ips ?? lost);
   if (result.ok) {
+    if (foreign && !current) events.push(foreign);
     return finish(view, result.assignment, events, undefined, true);
   }
   if (current) {

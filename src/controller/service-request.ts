@@ -2,7 +2,7 @@ import { InvalidRequestError } from '../ipam/errors.js';
 import type { AddressRequest, IpFamilyPolicy } from '../ipam/allocator.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { IpAddress, type IpFamily } from '../net/ip.js';
-import { ANNOTATION } from '../names.js';
+import { ANNOTATION, ANNOTATION_ALIASES } from '../names.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SHARING_KEY = /^[A-Za-z0-9]([-A-Za-z0-9_./]{0,251}[A-Za-z0-9])?$/;
@@ -14,6 +14,19 @@ export interface ReadRequest {
   readonly request: AddressRequest;
   /** Set when some part of the Service's request is invalid. */
   readonly error: InvalidRequestError | undefined;
+  /** Other implementations' annotations read in place of barelb's (unset) own. */
+  readonly aliases: readonly { readonly read: string; readonly as: string }[];
+}
+
+type Aliased = keyof typeof ANNOTATION_ALIASES;
+
+/** The annotation a Service sets for `which`: barelb's own, else the first of its aliases present. */
+export function annotationFor(view: ServiceView, which: Aliased): { readonly name: string; readonly value: string } | undefined {
+  for (const name of [ANNOTATION[which], ...ANNOTATION_ALIASES[which]]) {
+    const value = view.annotations[name];
+    if (value !== undefined) return { name, value };
+  }
+  return undefined;
 }
 
 /** The addresses status.loadBalancer.ingress shows, those that parse. */
@@ -27,23 +40,31 @@ export function readRequest(view: ServiceView): ReadRequest {
   const note = (e: InvalidRequestError): void => {
     error ??= e;
   };
+  const aliases: { read: string; as: string }[] = [];
+  const read = (which: Aliased): { name: string; value: string } | undefined => {
+    const a = annotationFor(view, which);
+    if (a && a.name !== ANNOTATION[which]) aliases.push({ read: a.name, as: ANNOTATION[which] });
+    return a;
+  };
 
-  let pool = view.annotations[ANNOTATION.addressPool]?.trim();
-  if (pool !== undefined && !DNS_LABEL.test(pool)) {
-    note(new InvalidRequestError(`annotation ${ANNOTATION.addressPool}`, clip(pool), 'is not a pool name (a DNS label)'));
+  const poolAnnotation = read('addressPool');
+  let pool = poolAnnotation?.value.trim();
+  if (poolAnnotation && pool !== undefined && !DNS_LABEL.test(pool)) {
+    note(new InvalidRequestError(`annotation ${poolAnnotation.name}`, clip(pool), 'is not a pool name (a DNS label)'));
     pool = undefined;
   }
 
-  let sharingKey = view.annotations[ANNOTATION.allowSharedIp]?.trim();
-  if (sharingKey !== undefined && !SHARING_KEY.test(sharingKey)) {
-    note(new InvalidRequestError(`annotation ${ANNOTATION.allowSharedIp}`, clip(sharingKey), 'must be letters, digits, "-", "_", "." or "/", at most 253'));
+  const keyAnnotation = read('allowSharedIp');
+  let sharingKey = keyAnnotation?.value.trim();
+  if (keyAnnotation && sharingKey !== undefined && !SHARING_KEY.test(sharingKey)) {
+    note(new InvalidRequestError(`annotation ${keyAnnotation.name}`, clip(sharingKey), 'must be letters, digits, "-", "_", "." or "/", at most 253'));
     sharingKey = undefined;
   }
 
   const requestedIps: IpAddress[] = [];
-  const annotated = view.annotations[ANNOTATION.loadBalancerIPs];
-  const [field, text] =
-    annotated !== undefined ? [`annotation ${ANNOTATION.loadBalancerIPs}`, annotated] : ['spec.loadBalancerIP', view.loadBalancerIP ?? ''];
+  const ipsAnnotation = read('loadBalancerIPs');
+  const annotated = ipsAnnotation?.value;
+  const [field, text] = ipsAnnotation ? [`annotation ${ipsAnnotation.name}`, ipsAnnotation.value] : ['spec.loadBalancerIP', view.loadBalancerIP ?? ''];
   const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = parts.find((p) => IpAddress.tryParse(p) === undefined);
   if (bad !== undefined) {
@@ -61,7 +82,7 @@ export function readRequest(view: ServiceView): ReadRequest {
   if (annotated !== undefined && view.loadBalancerIP && requestedIps.length > 0) {
     const specIp = IpAddress.tryParse(view.loadBalancerIP);
     if (!specIp || !requestedIps.some((ip) => ip.equals(specIp))) {
-      note(new InvalidRequestError('spec.loadBalancerIP', clip(view.loadBalancerIP), `contradicts ${ANNOTATION.loadBalancerIPs} ${JSON.stringify(clip(annotated))}`));
+      note(new InvalidRequestError('spec.loadBalancerIP', clip(view.loadBalancerIP), `contradicts ${ipsAnnotation?.name ?? ANNOTATION.loadBalancerIPs} ${JSON.stringify(clip(annotated))}`));
     }
   }
 
@@ -83,6 +104,7 @@ export function readRequest(view: ServiceView): ReadRequest {
       ports,
     },
     error,
+    aliases,
   };
 }
 

@@ -67,6 +67,23 @@ t.test('addresses shown in status are adopted, even outside every pool', async (
   t.same(reconcileService(alloc, 'default/n', view('n'), CLASS).status, ['198.51.100.10'], 'new Services skip adopted addresses');
 });
 
+t.test('a Service MetalLB left (its status, its annotations) is adopted as it is, with one Normal Event naming barelb\'s annotations', async (t) => {
+  const alloc = new Allocator([pool('lan', ['198.51.100.10-198.51.100.12']), pool('dmz', ['198.51.100.20-198.51.100.22'])]);
+  const left = view('m', { ingressIps: ['198.51.100.21'], annotations: { 'metallb.io/address-pool': 'dmz', 'metallb.io/allow-shared-ip': 'k' } });
+  const first = reconcileService(alloc, 'default/m', left, CLASS);
+  t.same(alloc.assignmentOf('default/m')?.ips.map(String), ['198.51.100.21'], 'the address MetalLB gave stays');
+  t.notOk(first.assigned, 'nothing assigned anew');
+  const foreign = first.events.filter((e) => e.reason === REASON.foreignAnnotation);
+  t.equal(foreign.length, 1, 'one ForeignAnnotation Event');
+  t.equal(foreign[0]?.type, 'Normal');
+  t.match(foreign[0]?.message, /metallb\.io\/address-pool as barelb\.io\/address-pool, metallb\.io\/allow-shared-ip as barelb\.io\/allow-shared-ip; set barelb\.io\/address-pool, barelb\.io\/allow-shared-ip instead/);
+  const again = reconcileService(alloc, 'default/m', { ...left, annotations: { ...left.annotations, 'barelb.io/allocated-from-pool': 'dmz' } }, CLASS);
+  t.same(again.events, [], 'said once: not on the next pass');
+  const asked = reconcileService(alloc, 'default/k', view('k', { annotations: { 'kube-vip.io/loadbalancerIPs': '198.51.100.12' } }), CLASS);
+  t.same(asked.status, ['198.51.100.12'], "kube-vip's requested address is honoured");
+  t.same(asked.events.map((e) => e.reason).sort(), [REASON.foreignAnnotation, REASON.assigned].sort());
+});
+
 t.test('a status clash: the one that holds keeps it, the other gets another address with a warning', async (t) => {
   const alloc = new Allocator([pool('lan', ['198.51.100.10-198.51.100.12'])]);
   reconcileService(alloc, 'default/a', view('a', { ingressIps: ['198.51.100.10'] }), CLASS);

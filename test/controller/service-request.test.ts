@@ -41,6 +41,26 @@ t.test('readRequest: what a Service asks for', async (t) => {
   }
 });
 
+t.test('readRequest: MetalLB and kube-vip annotations are read as barelb\'s own, which wins when both are set', async (t) => {
+  const rows: { name: string; annotations: Record<string, string>; want: Record<string, unknown>; aliases: string[]; error?: RegExp }[] = [
+    { name: 'metallb.io pool', annotations: { 'metallb.io/address-pool': 'lan' }, want: { pool: 'lan' }, aliases: ['metallb.io/address-pool as barelb.io/address-pool'] },
+    { name: 'deprecated metallb.universe.tf pool', annotations: { 'metallb.universe.tf/address-pool': 'lan' }, want: { pool: 'lan' }, aliases: ['metallb.universe.tf/address-pool as barelb.io/address-pool'] },
+    { name: 'metallb.io beats metallb.universe.tf', annotations: { 'metallb.universe.tf/address-pool': 'old', 'metallb.io/address-pool': 'new' }, want: { pool: 'new' }, aliases: ['metallb.io/address-pool as barelb.io/address-pool'] },
+    { name: "barelb's own wins", annotations: { 'metallb.io/address-pool': 'theirs', 'barelb.io/address-pool': 'ours' }, want: { pool: 'ours' }, aliases: [] },
+    { name: 'MetalLB addresses', annotations: { 'metallb.io/loadBalancerIPs': '198.51.100.7' }, want: { requestedIps: ['198.51.100.7'] }, aliases: ['metallb.io/loadBalancerIPs as barelb.io/loadBalancerIPs'] },
+    { name: 'kube-vip addresses', annotations: { 'kube-vip.io/loadbalancerIPs': '198.51.100.8' }, want: { requestedIps: ['198.51.100.8'] }, aliases: ['kube-vip.io/loadbalancerIPs as barelb.io/loadBalancerIPs'] },
+    { name: 'MetalLB sharing key', annotations: { 'metallb.universe.tf/allow-shared-ip': 'web' }, want: { sharingKey: 'web' }, aliases: ['metallb.universe.tf/allow-shared-ip as barelb.io/allow-shared-ip'] },
+    { name: 'an invalid alias is named in the error', annotations: { 'metallb.io/address-pool': 'Not_A_Label' }, want: { pool: undefined }, aliases: ['metallb.io/address-pool as barelb.io/address-pool'], error: /annotation metallb\.io\/address-pool "Not_A_Label"/ },
+  ];
+  for (const row of rows) {
+    const { request, error, aliases } = readRequest(view('s', { annotations: row.annotations }));
+    t.match({ ...request, requestedIps: request.requestedIps.map(String) }, row.want, row.name);
+    t.same(aliases.map((a) => `${a.read} as ${a.as}`), row.aliases, `${row.name}: aliases read`);
+    if (row.error) t.match(error?.message, row.error, `${row.name}: error`);
+    else t.equal(error, undefined, `${row.name}: no error`);
+  }
+});
+
 t.test('readRequest: huge or binary values are shortened in the error, so the reason survives the 1,024-character Event limit', async (t) => {
   const huge = 'k'.repeat(200_000);
   const rows: [what: string, annotations: Record<string, string>, loadBalancerIP: string | undefined, reason: RegExp][] = [

@@ -4,29 +4,34 @@ import { InvalidConfigError, formatProblem } from '../config/config-error.js';
 import { readConfigMapManifest, renderConfigMapManifest, InvalidManifestError } from '../config/convert/config-map-manifest.js';
 import { CONFIG_FORMATS, isConfigFormat, type ConfigFormat, type ForeignFormat } from '../config/convert/config-format.js';
 import { convertConfigMapData } from '../config/convert/convert-config-map.js';
-import { formatWarning } from '../config/convert/conversion.js';
+import { formatWarning, type Conversion } from '../config/convert/conversion.js';
+import { convertMetallbObjects, metallbObjects } from '../config/convert/metallb-crds.js';
 import { BarelbError } from '../errors.js';
 import { InvalidFlagError } from './duration.js';
 
 export const CONFIG_HELP = `Usage: barelb config <subcommand> [flags]
 
 Subcommands:
-  convert      turn a MetalLB or kube-vip pool ConfigMap into barelb's
+  convert      turn MetalLB's pools (objects or ConfigMap) or kube-vip's ConfigMap into barelb's
 
 Run 'barelb config convert --help' for its flags.`;
 
 export const CONVERT_HELP = `Usage: barelb config convert --from metallb|kube-vip [-f FILE|-] [flags]
 
 Reads a ConfigMap manifest as 'kubectl get configmap NAME -o yaml' prints it
-(also a List, or several YAML documents, holding exactly one ConfigMap) and
-prints barelb's ConfigMap with the same pools on stdout. What barelb does
-differently is printed on stderr as warnings; read them before applying.
+(also a List, or several YAML documents, holding exactly one ConfigMap), or
+MetalLB's IPAddressPool and L2Advertisement objects (MetalLB 0.13 and later: a
+List as kubectl prints them, or the YAML documents kept in git), and prints
+barelb's ConfigMap with the same pools on stdout. What barelb does differently
+is printed on stderr as warnings; read them before applying.
 
+  kubectl get ipaddresspools,l2advertisements -A -o yaml | barelb config convert --from metallb > barelb-config.yaml
   kubectl get cm -n metallb-system config -o yaml | barelb config convert --from metallb | kubectl apply -f -
   kubectl get cm -n kube-system kubevip -o yaml | barelb config convert --from kube-vip > barelb-config.yaml
 
 Flags:
-  --from FORMAT          metallb: MetalLB's pre-0.13 format (address-pools under data.config);
+  --from FORMAT          metallb: MetalLB's objects (IPAddressPool, L2Advertisement; BGP ones
+                         are refused), or its pre-0.13 ConfigMap (address-pools under data.config);
                          kube-vip: kube-vip-cloud-provider's keys (cidr-*, range-*, allow-share-*)
   -f, --file FILE        read the manifest from FILE; "-" or no -f: from stdin
   --namespace NS         namespace of the printed ConfigMap (default: barelb-system)
@@ -100,15 +105,23 @@ async function runConvert(argv: string[]): Promise<number> {
   const where = file === '-' ? 'stdin' : file;
   try {
     const input = await readInput(file);
-    const manifest = readConfigMapManifest(input);
-    const converted = convertConfigMapData(format, manifest.data);
-    const origin = [manifest.namespace, manifest.name].filter(Boolean).join('/') || where;
+    const objects = format === 'metallb' ? metallbObjects(input) : undefined;
+    let converted: Conversion;
+    let origin: string;
+    if (objects) {
+      converted = convertMetallbObjects(objects);
+      origin = `the MetalLB objects from ${where}`;
+    } else {
+      const manifest = readConfigMapManifest(input);
+      converted = convertConfigMapData(format, manifest.data);
+      origin = `the ${format} ConfigMap ${[manifest.namespace, manifest.name].filter(Boolean).join('/') || where}`;
+    }
     process.stdout.write(
       renderConfigMapManifest({
         namespace: values.namespace,
         name: values.name,
         configYaml: converted.yaml,
-        comment: [`Converted from the ${format} ConfigMap ${origin} by barelb config convert --from ${format}.`],
+        comment: [`Converted from ${origin} by barelb config convert --from ${format}.`],
       }),
     );
     for (const w of converted.warnings) process.stderr.write(`barelb: warning: ${formatWarning(w)}\n`);

@@ -17,6 +17,7 @@ import { childEnv } from '../../testkit/support.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const METALLB = path.join(ROOT, 'examples/migration/metallb-config.yaml');
+const METALLB_CRDS = path.join(ROOT, 'examples/migration/metallb-crds.yaml');
 const KUBEVIP = path.join(ROOT, 'examples/migration/kubevip-config.yaml');
 
 /** Newest source this command runs, against the compiled CLI. */
@@ -68,10 +69,10 @@ t.test('help', async (t) => {
   for (const flag of ['--from', '-f, --file', '--namespace', '--name']) t.match(r.stdout, flag, `documents ${flag}`);
   t.match(r.stdout, /^Usage: barelb config convert --from metallb\|kube-vip/);
   const top = await cli(['--help']);
-  t.match(top.stdout, /^\s+config\s+convert a MetalLB or kube-vip pool ConfigMap/m, 'barelb --help lists the config command');
+  t.match(top.stdout, /^\s+config\s+convert MetalLB's pools \(objects or ConfigMap\) or kube-vip's/m, 'barelb --help lists the config command');
   const bare = await cli(['config']);
   t.equal(bare.code, 2, 'barelb config alone exits 2');
-  t.match(bare.stdout, /convert\s+turn a MetalLB or kube-vip pool ConfigMap/);
+  t.match(bare.stdout, /convert\s+turn MetalLB's pools \(objects or ConfigMap\) or kube-vip's ConfigMap/);
   const unknown = await cli(['config', 'frob']);
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /unknown config subcommand "frob"/);
@@ -88,6 +89,22 @@ t.test('the MetalLB example from a file', async (t) => {
   ]);
   t.match(r.stdout, /^# Converted from the metallb ConfigMap metallb-system\/config/);
   t.match(r.stderr, /^barelb: warning: address-pools\[1\]\.name: pool "Reserved_Public" is named "reserved-public"/m);
+});
+
+t.test("MetalLB's objects (0.13+): IPAddressPool and L2Advertisement, as kept in git", async (t) => {
+  const r = await cli(['config', 'convert', '--from', 'metallb', '-f', METALLB_CRDS]);
+  t.equal(r.code, 0, r.stderr);
+  const { pools } = printed(r.stdout);
+  t.same(pools, [
+    ['team-a', ['198.51.100.96/28'], false, true, ['team-a']],
+    ['lan', ['198.51.100.200-198.51.100.250'], true, false, []],
+  ]);
+  t.match(r.stdout, /^# Converted from the MetalLB objects from .*metallb-crds\.yaml/);
+  t.match(r.stdout, /announce:\n\s+nodeSelector:/);
+  t.equal(r.stderr, '', 'nothing lost: no warning');
+  const bgp = await cli(['config', 'convert', '--from', 'metallb'], 'apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: router, namespace: metallb-system}\nspec: {}\n');
+  t.equal(bgp.code, 2);
+  t.match(bgp.stderr, /BGPPeer metallb-system\/router: BGP is not supported/);
 });
 
 t.test('the kube-vip example from stdin, to a ConfigMap of another name', async (t) => {

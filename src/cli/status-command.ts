@@ -69,22 +69,22 @@ export async function runStatus(argv: string[]): Promise<number> {
   const output = values.output;
   if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
   const configFormat = parseConfigFormat(values['config-format']);
-  const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'] };
-  const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope, values['lease-namespace']);
+  const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaseNamespace: values['lease-namespace'] };
+  const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope);
   const report = buildStatusReport(snapshot, scope);
   process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);
   return values['fail-on-problems'] && report.problems.length > 0 ? 1 : 0;
 }
 
 /** One list call per kind (list is all the RBAC status needs); nothing is watched. */
-async function readSnapshot(kc: KubeConfig, scope: StatusScope, leaseNamespace: string): Promise<StatusSnapshot> {
+async function readSnapshot(kc: KubeConfig, scope: StatusScope): Promise<StatusSnapshot> {
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
   const read = <T>(what: string, call: Promise<T>): Promise<T> =>
     call.catch((err: unknown) => {
       throw new StatusReadError(what, err);
     });
-  const { namespace, configMap } = scope;
+  const { namespace, configMap, leaseNamespace } = scope;
   const [configMaps, services, leases, serviceEvents, configEvents] = await Promise.all([
     read(`configmaps in ${namespace}`, core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${configMap}` })),
     read('services in all namespaces', core.listServiceForAllNamespaces()),

@@ -1,5 +1,5 @@
 import type { ConfigFormat } from '../config/convert/config-format.js';
-import { ANNOTATION, DEFAULT_LB_CLASS, REASON, handles } from '../names.js';
+import { ANNOTATION, DEFAULT_LB_CLASS, REASON, SPEAKER_LEASE_NAMESPACE, handles } from '../names.js';
 import { loadConfig } from '../config/config-loader.js';
 import { readRequest, shownAddresses } from '../controller/service-request.js';
 import { AddressPool } from '../ipam/address-pool.js';
@@ -15,9 +15,11 @@ export interface StatusScope {
   /** How the ConfigMap is written, as the controller's --config-format. */
   readonly configFormat: ConfigFormat;
   readonly lbClass: string;
+  /** Where the speakers' Leases are (--lease-namespace). */
+  readonly leaseNamespace: string;
 }
 
-export const DEFAULT_SCOPE: StatusScope = { namespace: 'barelb-system', configMap: 'barelb-config', configFormat: 'barelb', lbClass: DEFAULT_LB_CLASS };
+export const DEFAULT_SCOPE: StatusScope = { namespace: 'barelb-system', configMap: 'barelb-config', configFormat: 'barelb', lbClass: DEFAULT_LB_CLASS, leaseNamespace: SPEAKER_LEASE_NAMESPACE };
 
 /** In the order the report lists them: the config first, since every other answer depends on it. */
 export const PROBLEM_KINDS = [
@@ -120,7 +122,7 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
   }
 
   const pools = loaded.ok ? loaded.config.pools.map((p) => new AddressPool(p)) : [];
-  const speakers = speakerLeases(snap.leases, scope.namespace, now);
+  const speakers = speakerLeases(snap.leases, scope.leaseNamespace, now);
   const live = speakers.filter((s) => s.live);
   const announcersOf = new Map<string, SpeakerLease[]>();
   for (const s of live) {
@@ -156,7 +158,7 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
   for (const [ip, users] of usersOf) {
     const keys = users.map((u) => u.key).join(', ');
     if (!announcersOf.has(ip)) {
-      const why = whyNotAnnounced(ip, { users, speakers, outsidePools: outsidePools.has(ip), events: snap.events, nowMs: now, namespace: scope.namespace });
+      const why = whyNotAnnounced(ip, { users, speakers, outsidePools: outsidePools.has(ip), events: snap.events, nowMs: now, namespace: scope.leaseNamespace });
       problems.push({ kind: 'not-announced', object: keys, ip, reason: why.reason, message: why.message });
     }
     if (users.length > 1) {

@@ -65,7 +65,7 @@ t.test('bash scripts/demo.sh --once shows the address, its node and an answer, t
   const last = Number(ip.split('.')[3]);
   t.ok(ip.startsWith('198.51.100.') && last >= 200 && last <= 250, `kubectl get svc shows EXTERNAL-IP ${ip}, in the pool 198.51.100.200-250`);
 
-  const announced = new RegExp(`EXTERNAL-IP ${ip.replace(/\./g, '\\.')} is announced by (node[123]): its speaker Lease barelb-system/barelb-speaker-node[123] lists it`).exec(out);
+  const announced = new RegExp(`EXTERNAL-IP ${ip.replace(/\./g, '\\.')} is announced by (node[123]): its speaker Lease barelb-speakers/barelb-speaker-node[123] lists it`).exec(out);
   t.ok(announced, `names the announcing node: ${announced?.[1]}`);
 
   const curl = new RegExp(`^\\$ ip netns exec blb${id}-client curl .*http://${ip.replace(/\./g, '\\.')}/\\n(.*)$`, 'm').exec(out);

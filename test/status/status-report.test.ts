@@ -119,7 +119,7 @@ t.test('announcing: the nodes whose live speaker Lease lists the IP', async (t) 
       'expired',
       [speaker('node2', [ip], { renewedAgoS: 31 })],
       [],
-      /^no live speaker Lease lists it: there is no live speaker Lease \(barelb-speaker-<node>\) in barelb-system; are the speakers running\?; the expired Lease of node2 \(renewed 31s ago, valid 30s\) still lists it/,
+      /^no live speaker Lease lists it: there is no live speaker Lease \(barelb-speaker-<node>\) in barelb-speakers; are the speakers running\?; the expired Lease of node2 \(renewed 31s ago, valid 30s\) still lists it/,
     ],
     ['never renewed', [speaker('node2', [ip], { extra: { renewMs: undefined } })], [], /no live speaker Lease.*the expired Lease of node2 \(renewed never, valid 30s\)/],
     ['no Lease at all', [], [], /^no live speaker Lease lists it: there is no live speaker Lease/],
@@ -221,8 +221,8 @@ t.test('orphaned announcements: a live speaker Lease lists an IP no handled Serv
   t.same(
     r.problems.map((p) => [p.kind, p.object, p.ip]),
     [
-      ['orphaned-announcement', 'barelb-system/barelb-speaker-node1', '198.51.100.210'],
-      ['orphaned-announcement', 'barelb-system/barelb-speaker-node3', '198.51.100.230'],
+      ['orphaned-announcement', 'barelb-speakers/barelb-speaker-node1', '198.51.100.210'],
+      ['orphaned-announcement', 'barelb-speakers/barelb-speaker-node3', '198.51.100.230'],
     ],
     'a Service barelb does not handle does not count as showing its IP',
   );
@@ -231,9 +231,9 @@ t.test('orphaned announcements: a live speaker Lease lists an IP no handled Serv
   t.same(
     twice.problems.map((p) => [p.kind, p.object]),
     [
-      ['multiple-announcers', 'barelb-system/barelb-speaker-node1, barelb-system/barelb-speaker-node2'],
-      ['orphaned-announcement', 'barelb-system/barelb-speaker-node1'],
-      ['orphaned-announcement', 'barelb-system/barelb-speaker-node2'],
+      ['multiple-announcers', 'barelb-speakers/barelb-speaker-node1, barelb-speakers/barelb-speaker-node2'],
+      ['orphaned-announcement', 'barelb-speakers/barelb-speaker-node1'],
+      ['orphaned-announcement', 'barelb-speakers/barelb-speaker-node2'],
     ],
     'announced twice and shown by no Service: the object is the Leases',
   );
@@ -245,16 +245,16 @@ t.test('not-heard: a node announcing while no other live speaker hears it', asyn
     ['a lone speaker is heard by no one, and that is fine', [speaker('node1', [ip])], []],
     ['heard by its one peer', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'] })], []],
     ['heard by one of two peers', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node3'] }), speaker('node3', [], { hears: ['node1', 'node2'] })], []],
-    ['its peer hears nobody', [speaker('node1', [ip], { hears: ['node2'] }), speaker('node2', [])], ['barelb-system/barelb-speaker-node1']],
-    ['its peers hear only each other', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node3'] }), speaker('node3', [], { hears: ['node2'] })], ['barelb-system/barelb-speaker-node1']],
+    ['its peer hears nobody', [speaker('node1', [ip], { hears: ['node2'] }), speaker('node2', [])], ['barelb-speakers/barelb-speaker-node1']],
+    ['its peers hear only each other', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node3'] }), speaker('node3', [], { hears: ['node2'] })], ['barelb-speakers/barelb-speaker-node1']],
     [
       'only an expired Lease hears it',
       [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'], renewedAgoS: 60 }), speaker('node3', [])],
-      ['barelb-system/barelb-speaker-node1'],
+      ['barelb-speakers/barelb-speaker-node1'],
     ],
     ['only an expired peer, so no peer at all', [speaker('node1', [ip]), speaker('node2', [], { renewedAgoS: 60 })], []],
     ['an unheard node that announces nothing', [speaker('node1', [ip]), speaker('node2', [], { hears: ['node1'] }), speaker('node3', [], { hears: ['node1'] })], []],
-    ['it hearing itself does not count', [speaker('node1', [ip], { hears: ['node1'] }), speaker('node2', [])], ['barelb-system/barelb-speaker-node1']],
+    ['it hearing itself does not count', [speaker('node1', [ip], { hears: ['node1'] }), speaker('node2', [])], ['barelb-speakers/barelb-speaker-node1']],
   ];
   for (const [name, leases, unheard] of rows) {
     const r = report({ services: [served], leases });
@@ -272,8 +272,8 @@ t.test('not-heard: a node announcing while no other live speaker hears it', asyn
     split.problems.map((p) => [p.kind, p.object]),
     [
       ['multiple-announcers', 'default/web'],
-      ['not-heard', 'barelb-system/barelb-speaker-node1'],
-      ['not-heard', 'barelb-system/barelb-speaker-node2'],
+      ['not-heard', 'barelb-speakers/barelb-speaker-node1'],
+      ['not-heard', 'barelb-speakers/barelb-speaker-node2'],
     ],
     'a split LAN: both halves answer, and neither hears the other',
   );

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, formatProblem } from '../config/config-error.js';
-import { readConfigMapManifest, renderConfigMapManifest, InvalidManifestError } from '../config/convert/config-map-manifest.js';
+import { configMapOf, readManifestObjects, renderConfigMapManifest, InvalidManifestError } from '../config/convert/config-map-manifest.js';
 import { CONFIG_FORMATS, isConfigFormat, type ConfigFormat, type ForeignFormat } from '../config/convert/config-format.js';
 import { convertConfigMapData } from '../config/convert/convert-config-map.js';
 import { formatWarning, type Conversion } from '../config/convert/conversion.js';
@@ -104,15 +104,15 @@ async function runConvert(argv: string[]): Promise<number> {
   const file = values.file ?? '-';
   const where = file === '-' ? 'stdin' : file;
   try {
-    const input = await readInput(file);
-    const objects = format === 'metallb' ? metallbObjects(input) : undefined;
+    const objects = readManifestObjects(await readInput(file));
+    const metallb = format === 'metallb' ? metallbObjects(objects) : undefined;
     let converted: Conversion;
     let origin: string;
-    if (objects) {
-      converted = convertMetallbObjects(objects);
+    if (metallb) {
+      converted = convertMetallbObjects(metallb);
       origin = `the MetalLB objects from ${where}`;
     } else {
-      const manifest = readConfigMapManifest(input);
+      const manifest = configMapOf(objects);
       converted = convertConfigMapData(format, manifest.data);
       origin = `the ${format} ConfigMap ${[manifest.namespace, manifest.name].filter(Boolean).join('/') || where}`;
     }

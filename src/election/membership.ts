@@ -153,8 +153,8 @@ export class Membership {
   livePeers(ifname: string, nowMs: number): LivePeer[] {
     const out: LivePeer[] = [];
     for (const p of this.peers.values()) {
-      const h = p.heard.get(ifname);
-      if (!h || p.leaving || p.unfit || nowMs - h.atMs >= this.config.failureTimeoutMs) continue;
+      const h = this.liveOn(p, ifname, nowMs);
+      if (!h || p.unfit) continue;
       out.push({ node: p.node, claims: p.claims, claimsKnown: p.claimsDigest === p.latestDigest, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
     }
     return out;
@@ -162,12 +162,13 @@ export class Membership {
 
   /** Names of the peers live on `ifname` (unfit ones included: they are heard), for this node's own heartbeats. */
   hearing(ifname: string, nowMs: number): string[] {
-    const out: string[] = [];
-    for (const p of this.peers.values()) {
-      const h = p.heard.get(ifname);
-      if (h && !p.leaving && nowMs - h.atMs < this.config.failureTimeoutMs) out.push(p.node);
-    }
-    return out;
+    return [...this.peers.values()].filter((p) => this.liveOn(p, ifname, nowMs)).map((p) => p.node);
+  }
+
+  /** What `p` last said on `ifname`, while it is live there (heard within the failure timeout, not leaving). */
+  private liveOn(p: Peer, ifname: string, nowMs: number): { atMs: number; hears: ReadonlySet<number> } | undefined {
+    const h = p.heard.get(ifname);
+    return h && !p.leaving && nowMs - h.atMs < this.config.failureTimeoutMs ? h : undefined;
   }
 
   /** Every peer live on some interface, with what it claims: for status and logs. */

@@ -403,7 +403,7 @@ export class Speaker {
     for (const [ifname, was] of this.openLink) {
       const link = linkOf(ifname);
       if (!link) this.closeInterface(ifname, 'down', 'no link or no carrier');
-      else if (link.index !== was.index || link.mac !== was.mac) this.closeInterface(ifname, 'replaced', `recreated or readdressed (index ${was.index} -> ${link.index}, MAC ${was.mac} -> ${link.mac})`);
+      else if (!sameLink(link, was)) this.closeInterface(ifname, 'replaced', `recreated or readdressed (index ${was.index} -> ${link.index}, MAC ${was.mac} -> ${link.mac})`);
     }
   }
 
@@ -551,7 +551,7 @@ export class Speaker {
   /** Opens the interface in the ARP thread (which starts the heartbeats there). False when it cannot be opened. */
   private listenOn(iface: InterfaceChoice, link: Link, now: number): boolean {
     const was = this.openLink.get(iface.name);
-    if (this.responders.has(iface.name) && was?.index === link.index && was.mac === link.mac) return true;
+    if (this.responders.has(iface.name) && was && sameLink(link, was)) return true;
     this.closeInterface(iface.name, 'replaced', `recreated or readdressed (now index ${link.index}, MAC ${link.mac})`);
     try {
       this.responders.set(iface.name, this.arp.open(iface.name, MacAddress.parse(link.mac), this.announce.garpRefreshSeconds));
@@ -650,7 +650,7 @@ export class Speaker {
 
   /** The nodeport rewrites for `vips`, each to this node's InternalIP of the VIP's family (none: no rule). */
   private forwards(vips: ReadonlySet<string>): NodePortForward[] {
-    const internal = (this.nodes.get(this.opts.node)?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
+    const internal = this.nodeFacts.find((n) => n.name === this.opts.node)?.internalIps ?? [];
     const out: NodePortForward[] = [];
     for (const vip of vips) {
       const v6 = vip.includes(':');
@@ -687,6 +687,11 @@ interface Link {
   readonly index: number;
   /** The kernel's MAC now (os.networkInterfaces() is read once a second and may still show the old one). */
   readonly mac: string;
+}
+
+/** The same kernel interface with the same MAC: else it was recreated or readdressed, and is opened anew. */
+function sameLink(a: Link, b: Link): boolean {
+  return a.index === b.index && a.mac === b.mac;
 }
 
 /** The interface when it can carry traffic (present, up, with carrier); undefined otherwise. */

@@ -14,11 +14,10 @@ export interface ConfigMapManifest {
 }
 
 /**
- * Finds the one ConfigMap in a manifest as `kubectl get configmap -o yaml`
- * (or `-o json`) prints it: a ConfigMap, a List of objects, or several YAML
- * documents; exactly one of them must be a ConfigMap.
+ * The objects of a manifest as kubectl prints them (`-o yaml` or `-o json`): one object, a List of
+ * objects, or several YAML documents.
  */
-export function readConfigMapManifest(text: string): ConfigMapManifest {
+export function readManifestObjects(text: string): Record<string, unknown>[] {
   let docs: unknown[];
   try {
     docs = yaml.loadAll(text, undefined, { schema: yaml.CORE_SCHEMA });
@@ -26,7 +25,16 @@ export function readConfigMapManifest(text: string): ConfigMapManifest {
     const reason = err instanceof yaml.YAMLException ? err.message.split('\n')[0] : String(err);
     throw new InvalidManifestError(`the input is not valid YAML: ${reason}`);
   }
-  const objects = docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? d['items'] : [d])).filter(isObject);
+  return docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? d['items'] : [d])).filter(isObject);
+}
+
+/** Finds the one ConfigMap in a manifest (see readManifestObjects); exactly one object must be a ConfigMap. */
+export function readConfigMapManifest(text: string): ConfigMapManifest {
+  return configMapOf(readManifestObjects(text));
+}
+
+/** The one ConfigMap among a manifest's objects. */
+export function configMapOf(objects: readonly Record<string, unknown>[]): ConfigMapManifest {
   const configMaps = objects.filter((o) => o['kind'] === 'ConfigMap');
   if (configMaps.length !== 1) {
     const kinds = objects.map((o) => String(o['kind'] ?? '<no kind>'));

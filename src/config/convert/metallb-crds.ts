@@ -19,22 +19,13 @@ interface K8sObject {
 }
 
 /**
- * The MetalLB objects in a manifest (as `kubectl get ipaddresspools,l2advertisements -A -o yaml` prints
- * them, a List, or the multi-document YAML kept in git); undefined when it holds none, so the caller reads
- * it as a ConfigMap instead. Throws InvalidConfigError when the text is not YAML.
+ * The MetalLB objects among a manifest's (readManifestObjects: as `kubectl get ipaddresspools,l2advertisements
+ * -A -o yaml` prints them, or the multi-document YAML kept in git); undefined when there are none, so the
+ * caller reads the manifest as a ConfigMap instead.
  */
-export function metallbObjects(text: string): K8sObject[] | undefined {
-  let docs: unknown[];
-  try {
-    docs = yaml.loadAll(text, undefined, { schema: yaml.CORE_SCHEMA });
-  } catch (err) {
-    const reason = err instanceof yaml.YAMLException ? err.message.split('\n')[0] : String(err);
-    throw new InvalidConfigError([{ path: '', pool: undefined, value: undefined, message: `not valid YAML: ${reason}` }]);
-  }
-  const objects = docs
-    .flatMap((d) => (isMapping(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? d['items'] : [d]))
-    .filter((o): o is K8sObject => isMapping(o) && typeof o['apiVersion'] === 'string' && o['apiVersion'].startsWith(`${GROUP}/`));
-  return objects.length > 0 ? objects : undefined;
+export function metallbObjects(objects: readonly Record<string, unknown>[]): K8sObject[] | undefined {
+  const found = objects.filter((o) => typeof o['apiVersion'] === 'string' && o['apiVersion'].startsWith(`${GROUP}/`));
+  return found.length > 0 ? (found as K8sObject[]) : undefined;
 }
 
 /**

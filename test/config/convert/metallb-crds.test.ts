@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import t from 'tap';
 import { InvalidConfigError } from '../../../src/config/config-error.js';
+import { InvalidManifestError, readManifestObjects } from '../../../src/config/convert/config-map-manifest.js';
 import { convertMetallbObjects, metallbObjects } from '../../../src/config/convert/metallb-crds.js';
 import { parseConfig } from '../../../src/config/parse.js';
 
 const example = readFileSync(new URL('../../../examples/migration/metallb-crds.yaml', import.meta.url), 'utf8');
-const convert = (text: string) => convertMetallbObjects(metallbObjects(text) ?? []);
+const convert = (text: string) => convertMetallbObjects(metallbObjects(readManifestObjects(text)) ?? []);
 const pool = (name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}) => ({ apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name, namespace: 'metallb-system', labels }, spec });
 const ad = (name: string, spec: Record<string, unknown> = {}) => ({ apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name, namespace: 'metallb-system' }, spec });
 const docs = (...objects: unknown[]): string => objects.map((o) => yaml.dump(o)).join('---\n');
@@ -64,6 +65,6 @@ t.test('BGP objects are refused by name; bad addresses and overlaps are problems
 });
 
 t.test('a ConfigMap manifest holds no MetalLB objects: it is left to the ConfigMap reader', async (t) => {
-  t.equal(metallbObjects(readFileSync(new URL('../../../examples/migration/metallb-config.yaml', import.meta.url), 'utf8')), undefined);
-  t.throws(() => metallbObjects('a: [b'), InvalidConfigError, 'not YAML: a clear error');
+  t.equal(metallbObjects(readManifestObjects(readFileSync(new URL('../../../examples/migration/metallb-config.yaml', import.meta.url), 'utf8'))), undefined);
+  t.throws(() => readManifestObjects('a: [b'), InvalidManifestError, 'not YAML: a clear error');
 });

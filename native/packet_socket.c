@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <errno.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -270,10 +271,11 @@ static psock_t *get_handle(napi_env env, napi_value v) {
 
 // ---- exports ----------------------------------------------------------------
 
-// open(ifname, onFrame, onError, kernelOutgoingFilter = true)
+// open(ifname, onFrame, onError, kernelOutgoingFilter = true, ethertype = ARP, filter?)
+// filter: a classic BPF program as struct sock_filter array bytes (8 bytes an instruction).
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char ifname[IFNAMSIZ];
   if (argc < 3) {
@@ -307,6 +309,30 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   }
 
+  // A kernel-side filter, so a socket bound to a busy EtherType (IPv6) wakes us only for the
+  // frames we want (NDP), not for every data packet.
+  struct sock_fprog prog = {0, NULL};
+  if (argc >= 6) {
+    napi_valuetype t;
+    NAPI_OK(napi_typeof(env, argv[5], &t));
+    if (t != napi_undefined) {
+      bool is_buf = false;
+      void *data = NULL;
+      size_t len = 0;
+      if (napi_is_buffer(env, argv[5], &is_buf) != napi_ok || !is_buf ||
+          napi_get_buffer_info(env, argv[5], &data, &len) != napi_ok) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "filter must be a Buffer of struct sock_filter");
+        return NULL;
+      }
+      if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "filter must hold 1 to 4096 instructions of 8 bytes");
+        return NULL;
+      }
+      prog.len = (unsigned short)(len / sizeof(struct sock_filter));
+      prog.filter = data;
+    }
+  }
+
   // Protocol 0: the socket receives nothing until bind() names the interface.
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -336,6 +362,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int one = 1;
   bool kernel_filter = want_kernel_filter &&
                        setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+
+  // Before bind: no unfiltered frame is ever queued.
+  if (prog.len > 0 && setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+    int err = errno;
+    close(fd);
+    throw_value(env, errno_error(env, err, "setsockopt", "cannot attach the packet filter on \"%s\"", ifname));
+    return NULL;
+  }
 
   struct sockaddr_ll sll;
   memset(&sll, 0, sizeof sll);

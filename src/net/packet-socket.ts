@@ -23,6 +23,11 @@ export interface PacketSocketOptions {
   readonly kernelOutgoingFilter?: boolean;
   /** The EtherType received (sends are raw whatever it is). Defaults to ARP (0x0806). */
   readonly ethertype?: number;
+  /**
+   * A classic BPF program (struct sock_filter bytes, 8 an instruction) the kernel runs on every frame
+   * before it is queued: only accepted frames wake the event loop.
+   */
+  readonly filter?: Buffer;
 }
 
 declare const nativeHandle: unique symbol;
@@ -38,6 +43,7 @@ interface NativeAddon {
     onError: (err: Error) => void,
     kernelOutgoingFilter: boolean,
     ethertype: number | undefined,
+    filter: Buffer | undefined,
   ): NativeHandle;
   send(handle: NativeHandle, frame: Uint8Array): void;
   close(handle: NativeHandle): void;
@@ -149,6 +155,7 @@ export class PacketSocket {
         },
         options.kernelOutgoingFilter ?? true,
         options.ethertype,
+        options.filter,
       ),
     );
     return new PacketSocket(ifname, handle);

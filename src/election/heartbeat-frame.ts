@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { BarelbError } from '../errors.js';
 import { MacAddress } from '../net/arp-frame.js';
-import { ETH_HEADER, readEthernetHeader } from '../net/ethernet.js';
+import { ETH_HEADER, readEthernetHeader, readU16 } from '../net/ethernet.js';
 import { IpAddress } from '../net/ip.js';
 
 /**
@@ -334,8 +334,8 @@ function parseBody(buf: Uint8Array, start: number, end: number): Heartbeat | und
   const digest = hex(buf.subarray(o, o + DIGEST_BYTES));
   o += DIGEST_BYTES;
   const claimsTotal = u32(buf, o);
-  const chunkIndex = u16(buf, o + 4);
-  const chunkCount = u16(buf, o + 6);
+  const chunkIndex = readU16(buf, o + 4);
+  const chunkCount = readU16(buf, o + 6);
   o += 8;
   if (chunkCount === 0 || chunkIndex >= chunkCount) return undefined;
 
@@ -351,13 +351,13 @@ function parseBody(buf: Uint8Array, start: number, end: number): Heartbeat | und
   if (CONTROL.test(node)) return undefined;
   o += nameLength;
 
-  const hearsCount = u16(buf, o);
+  const hearsCount = readU16(buf, o);
   o += 2;
   if (o + 4 * hearsCount + 2 > end) return undefined;
   const hears: number[] = [];
   for (let i = 0; i < hearsCount; i++, o += 4) hears.push(u32(buf, o));
 
-  const claimsCount = u16(buf, o);
+  const claimsCount = readU16(buf, o);
   o += 2;
   if (claimsCount > claimsTotal) return undefined;
   const claims: string[] = [];
@@ -434,12 +434,9 @@ function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-function u16(buf: Uint8Array, offset: number): number {
-  return ((buf[offset] as number) << 8) | (buf[offset + 1] as number);
-}
 
 function u32(buf: Uint8Array, offset: number): number {
-  return (u16(buf, offset) * 0x10000 + u16(buf, offset + 2));
+  return (readU16(buf, offset) * 0x10000 + readU16(buf, offset + 2));
 }
 
 function put16(buf: Uint8Array, offset: number, value: number): void {

@@ -1,5 +1,5 @@
 import { BarelbError } from '../errors.js';
-import { ETHERTYPE_VLAN, VLAN_TAG, readEthernetHeader } from './ethernet.js';
+import { ETHERTYPE_VLAN, VLAN_TAG, readEthernetHeader, readU16 } from './ethernet.js';
 import { IpAddress } from './ip.js';
 
 /**
@@ -30,6 +30,11 @@ export class MacAddress {
     } catch {
       return undefined;
     }
+  }
+
+  /** The six bytes at `offset` of a frame (copied); the caller checked the length. */
+  static read(buf: Uint8Array, offset: number): MacAddress {
+    return MacAddress.fromBytes(buf.subarray(offset, offset + 6));
   }
 
   /** Exactly six bytes; they are copied. */
@@ -115,20 +120,20 @@ export function decodeArpFrame(frame: Uint8Array): DecodeResult {
   const { ethertype, offset, vlan } = eth;
   if (ethertype !== ETHERTYPE_ARP) return drop('not-arp');
   if (frame.length < offset + 8) return drop('truncated');
-  if (u16(frame, offset) !== HTYPE_ETHERNET) return drop('bad-hardware-type');
-  if (u16(frame, offset + 2) !== ETHERTYPE_IPV4) return drop('bad-protocol-type');
+  if (readU16(frame, offset) !== HTYPE_ETHERNET) return drop('bad-hardware-type');
+  if (readU16(frame, offset + 2) !== ETHERTYPE_IPV4) return drop('bad-protocol-type');
   if (frame[offset + 4] !== 6 || frame[offset + 5] !== 4) return drop('bad-lengths');
-  const op = u16(frame, offset + 6);
+  const op = readU16(frame, offset + 6);
   if (op !== OP_REQUEST && op !== OP_REPLY) return drop('bad-opcode');
   if (frame.length < offset + ARP_BODY) return drop('truncated');
   const packet: ArpPacket = {
-    ethDestination: mac(frame, 0),
-    ethSource: mac(frame, 6),
+    ethDestination: MacAddress.read(frame, 0),
+    ethSource: MacAddress.read(frame, 6),
     ...(vlan === undefined ? {} : { vlan }),
     operation: op === OP_REQUEST ? 'request' : 'reply',
-    senderMac: mac(frame, offset + 8),
+    senderMac: MacAddress.read(frame, offset + 8),
     senderIp: ipv4(frame, offset + 14),
-    targetMac: mac(frame, offset + 18),
+    targetMac: MacAddress.read(frame, offset + 18),
     targetIp: ipv4(frame, offset + 24),
   };
   return { ok: true, packet };
@@ -236,13 +241,7 @@ function drop(reason: DropReason): DecodeResult {
   return { ok: false, reason };
 }
 
-function u16(buf: Uint8Array, offset: number): number {
-  return ((buf[offset] as number) << 8) | (buf[offset + 1] as number);
-}
 
-function mac(buf: Uint8Array, offset: number): MacAddress {
-  return MacAddress.fromBytes(buf.subarray(offset, offset + 6));
-}
 
 function ipv4(buf: Uint8Array, offset: number): IpAddress {
   let v = 0n;

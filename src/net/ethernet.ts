@@ -16,12 +16,13 @@ export interface EthernetHeader {
 /** Reads the header of a frame as a packet socket delivers it (no FCS); undefined when it is cut short. */
 export function readEthernetHeader(frame: Uint8Array): EthernetHeader | undefined {
   if (frame.length < ETH_HEADER) return undefined;
-  const outer = u16(frame, 12);
+  const outer = readU16(frame, 12);
   if (outer !== ETHERTYPE_VLAN) return { ethertype: outer, offset: ETH_HEADER, vlan: undefined };
   if (frame.length < ETH_HEADER + VLAN_TAG) return undefined;
-  return { ethertype: u16(frame, 16), offset: ETH_HEADER + VLAN_TAG, vlan: u16(frame, 14) & 0x0fff };
+  return { ethertype: readU16(frame, 16), offset: ETH_HEADER + VLAN_TAG, vlan: readU16(frame, 14) & 0x0fff };
 }
 
-function u16(buf: Uint8Array, offset: number): number {
+/** A big-endian 16-bit field. */
+export function readU16(buf: Uint8Array, offset: number): number {
   return ((buf[offset] as number) << 8) | (buf[offset + 1] as number);
 }

@@ -20,8 +20,11 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
 }
 
-/** `cidrA`/`cidrB`: addresses with prefix on a subnet no host route overlaps (e.g. 198.18.x.0/24). */
-export function createVethPair(tag: string, cidrA: string, cidrB: string): VethPair {
+/**
+ * `cidrA`/`cidrB`: addresses with prefix on a subnet no host route overlaps (e.g. 198.18.x.0/24); IPv6 ones
+ * (2001:db8::/32) are added without duplicate address detection, so they are usable at once.
+ */
+export function createVethPair(tag: string, cidrA: string, cidrB: string, v6?: { readonly a: string; readonly b: string }): VethPair {
   const nsA = `blb-${tag}-${process.pid}-a`;
   const nsB = `blb-${tag}-${process.pid}-b`;
   const [ifA, ifB] = ['blbA', 'blbB'];
@@ -39,8 +42,9 @@ export function createVethPair(tag: string, cidrA: string, cidrB: string): VethP
   ip('netns', 'add', nsA);
   ip('netns', 'add', nsB);
   ip('-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB);
-  for (const [ns, ifname, cidr] of [[nsA, ifA, cidrA], [nsB, ifB, cidrB]] as const) {
+  for (const [ns, ifname, cidr, cidr6] of [[nsA, ifA, cidrA, v6?.a], [nsB, ifB, cidrB, v6?.b]] as const) {
     ip('-n', ns, 'addr', 'add', cidr, 'dev', ifname);
+    if (cidr6) ip('-n', ns, 'addr', 'add', cidr6, 'dev', ifname, 'nodad');
     ip('-n', ns, 'link', 'set', ifname, 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
   }

@@ -23,11 +23,11 @@ Flags:
   --node NAME            this node's name (default: $NODE_NAME, then the hostname)
 ${clusterFlagsHelp('the heartbeat key Secret', 'announce', CONFIG_FORMAT_HELP)}
 ${LEASE_NAMESPACE_HELP}
-  --interface NAME       answer ARP only on this interface (repeatable; default: the
+  --interface NAME       answer ARP and NDP only on this interface (repeatable; default: the
                          config's announce.interfaces, else the interface whose subnet holds the IP)
   --forward MODE         kube-proxy: kube-proxy's rules carry the traffic (default);
                          nodeport: barelb forwards VIP:port to this node's NodePort itself
-                         (nftables table "ip barelb"; a node without an InternalIP of a
+                         (nftables table "inet barelb"; a node without an InternalIP of a
                          VIP's family does not announce it)
   --forward-mark BITS    nodeport: the packet and connection mark bit(s) barelb sets and
                          matches, leaving every other bit alone (default: 0x2000; pick

@@ -60,6 +60,11 @@ export function maxValue(family: IpFamily): bigint {
   return (1n << BigInt(IpAddress.bits(family))) - 1n;
 }
 
+/** The family of an address given as text (IPv6 when it has a colon; check validity elsewhere). */
+export function familyOf(text: string): IpFamily {
+  return text.includes(':') ? 'IPv6' : 'IPv4';
+}
+
 /** Canonical form of an address given as text, or undefined when it is not one. */
 export function canonicalIp(text: string): string | undefined {
   return IpAddress.tryParse(text)?.toString();

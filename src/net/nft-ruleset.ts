@@ -23,22 +23,27 @@ export const FORWARD_MARK = 0x2000;
  * so a DNAT here would replace kube-proxy's; instead the destination is
  * rewritten before conntrack (priority -300) so conntrack and kube-proxy only
  * ever see NodeIP:NodePort, the connection is marked after conntrack, and
- * replies are rewritten back to VIP:port after kube-proxy's own NAT.
+ * replies are rewritten back to VIP:port after kube-proxy's own NAT. One
+ * `inet` table carries both families; a forward whose VIP and node address
+ * differ in family is left out (nft would refuse it).
  */
 export function renderNodePortTable(forwards: readonly NodePortForward[], markBit: number = FORWARD_MARK): string {
-  const rules = [...forwards].filter((f) => IpAddress.tryParse(f.vip)?.family === 'IPv4' && IpAddress.tryParse(f.nodeIp)?.family === 'IPv4').sort(compare);
+  const rules = [...forwards]
+    .map((f) => ({ f, family: IpAddress.tryParse(f.vip)?.family }))
+    .filter(({ f, family }) => family !== undefined && IpAddress.tryParse(f.nodeIp)?.family === family)
+    .sort((a, b) => compare(a.f, b.f));
   const mark = `0x${markBit.toString(16)}`;
-  const pre = rules.map(
-    (f) => `    ip daddr ${f.vip} ${f.protocol} dport ${f.port} counter meta mark set meta mark or ${mark} ip daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`,
-  );
-  const post = rules.map(
-    (f) => `    ct mark and ${mark} == ${mark} ip saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ip saddr set ${f.vip} ${f.protocol} sport set ${f.port}`,
-  );
+  const pre = rules.map(({ f, family }) => {
+    const ip = family === 'IPv4' ? 'ip' : 'ip6';
+    return `    ${ip} daddr ${f.vip} ${f.protocol} dport ${f.port} counter meta mark set meta mark or ${mark} ${ip} daddr set ${f.nodeIp} ${f.protocol} dport set ${f.nodePort}`;
+  });
+  const post = rules.map(({ f, family }) => {
+    const ip = family === 'IPv4' ? 'ip' : 'ip6';
+    return `    ct mark and ${mark} == ${mark} ${ip} saddr ${f.nodeIp} ${f.protocol} sport ${f.nodePort} ${ip} saddr set ${f.vip} ${f.protocol} sport set ${f.port}`;
+  });
   return [
-    // Declaring first makes the delete succeed when the table does not exist yet.
-    `table ip ${NFT_TABLE}`,
-    `delete table ip ${NFT_TABLE}`,
-    `table ip ${NFT_TABLE} {`,
+    ...removal(),
+    `table inet ${NFT_TABLE} {`,
     '  chain pre {',
     '    type filter hook prerouting priority -300; policy accept;',
     ...pre,
@@ -58,7 +63,15 @@ export function renderNodePortTable(forwards: readonly NodePortForward[], markBi
 
 /** Removes the table (and nothing else); succeeds when it is already gone. */
 export function renderNodePortTableRemoval(): string {
-  return `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`;
+  return [...removal(), ''].join('\n');
+}
+
+/**
+ * Declaring first makes the delete succeed when the table does not exist yet. `ip barelb` is the IPv4-only
+ * table of barelb 0.1 speakers: an upgraded speaker removes it too.
+ */
+function removal(): string[] {
+  return [`table ip ${NFT_TABLE}`, `delete table ip ${NFT_TABLE}`, `table inet ${NFT_TABLE}`, `delete table inet ${NFT_TABLE}`];
 }
 
 function compare(a: NodePortForward, b: NodePortForward): number {

@@ -108,9 +108,40 @@ export class SpeakerMetrics {
     labelNames: ['interface'],
     registers: [this.registry],
   });
+  readonly ndpAnswered = new Counter({
+    name: 'barelb_ndp_solicitations_answered_total',
+    help: 'Neighbor Solicitations answered for an IPv6 address this node announces, by kind (solicited; dad: a duplicate address probe defended)',
+    labelNames: ['interface', 'kind'],
+    registers: [this.registry],
+  });
+  readonly ndpIgnored = new Counter({
+    name: 'barelb_ndp_frames_ignored_total',
+    help: 'Well-formed Neighbor Solicitations and Advertisements not answered, by reason (not-held, own-frame, advertisement)',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
+  readonly ndpDropped = new Counter({
+    name: 'barelb_ndp_frames_dropped_total',
+    help: 'Malformed or invalid (RFC 4861) NDP frames dropped, by reason',
+    labelNames: ['interface', 'reason'],
+    registers: [this.registry],
+  });
+  readonly ndpConflicts = new Counter({
+    name: 'barelb_ndp_conflicts_total',
+    help: 'Neighbor Advertisements from another host claiming an IPv6 address this node announces',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
+  readonly unsolicitedNaSent = new Counter({
+    name: 'barelb_unsolicited_na_sent_total',
+    help: 'Unsolicited Neighbor Advertisements sent (takeover burst, refresh, re-assertion)',
+    labelNames: ['interface'],
+    registers: [this.registry],
+  });
   readonly announcing = new Gauge({
     name: 'barelb_addresses_announced',
-    help: 'Addresses this node answers ARP for',
+    help: 'Addresses this node answers ARP (IPv4) or NDP (IPv6) for, by family',
+    labelNames: ['family'],
     registers: [this.registry],
   });
   readonly takeovers = new Counter({

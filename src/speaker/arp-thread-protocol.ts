@@ -35,7 +35,8 @@ export type ArpCall = ArpCommand & { readonly seq: number };
 export type ArpReport =
   | { readonly type: 'ready' }
   /** [interface, counter key, increment]; keys: answer, conflict, garp, ignore:<reason>, drop:<reason>,
-   * hb-sent, hb-received, hb-drop:<reason>. */
+   * ndp-answer, ndp-defend, ndp-conflict, ndp-unsolicited, ndp-ignore:<reason>, ndp-drop:<reason>,
+   * hb-sent, hb-send-failed, hb-received, hb-drop:<reason>. */
   | { readonly type: 'counts'; readonly counts: readonly (readonly [string, string, number])[] }
   | { readonly type: 'log'; readonly line: string }
   /** An authenticated, fresh heartbeat from a peer, heard on `ifname`. */

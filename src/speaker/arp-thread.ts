@@ -101,8 +101,8 @@ export class ArpThread {
     return {
       ifname,
       announce: (ip) => {
-        this.opened.get(ifname)?.held.add(ip);
         this.call({ op: 'announce', ifname, ip });
+        this.opened.get(ifname)?.held.add(ip);
       },
       withdraw: (ip) => {
         this.opened.get(ifname)?.held.delete(ip);

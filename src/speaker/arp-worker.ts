@@ -1,5 +1,5 @@
 /**
- * The ARP thread: answers ARP for the held VIPs and speaks the heartbeats on its own event loop, so a reply
+ * The ARP thread: answers ARP and NDP for the held VIPs and speaks the heartbeats on its own event loop, so a reply
  * or a heartbeat never waits behind the main thread's informers and API calls, and a heartbeat proves
  * exactly the part that serves clients. Counters and log lines go back to the main thread in batches;
  * accepted heartbeats one by one.
@@ -11,7 +11,7 @@ import { HEARTBEAT_ETHERTYPE, HeartbeatKey, decodeHeartbeat, encodeHeartbeat } f
 import { Membership } from '../election/membership.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { PacketSocket, PacketSocketError } from '../net/packet-socket.js';
-import { ArpResponder } from './arp-responder.js';
+import { NeighborResponder } from './neighbor-responder.js';
 import { CONTROL_SEQ, CONTROL_STATUS, type ArpCall, type ArpReport, type ArpWorkerData, type HeartbeatSettings } from './arp-thread-protocol.js';
 import { HeartbeatSender } from './heartbeat-sender.js';
 
@@ -27,7 +27,7 @@ const post = (m: ArpReport): void => port.postMessage(m);
 const log = pino({ level: data.logLevel, base: undefined }, { write: (line: string) => post({ type: 'log', line }) });
 
 interface OpenInterface {
-  readonly responder: ArpResponder;
+  readonly responder: NeighborResponder;
   readonly mac: MacAddress;
   heartbeats: PacketSocket | undefined;
 }
@@ -151,12 +151,13 @@ function perform(call: ArpCall): void {
     case 'open': {
       if (interfaces.has(call.ifname)) return;
       const mac = MacAddress.parse(call.mac);
-      const responder = new ArpResponder(
+      const responder = new NeighborResponder(
         call.ifname,
         mac,
         {
           observe: (d, ifname) => bump(ifname, d.action === 'ignore' || d.action === 'drop' ? `${d.action}:${d.reason}` : d.action),
-          garpSent: (ifname) => bump(ifname, 'garp'),
+          observeNdp: (d, ifname) => bump(ifname, d.action === 'ignore' || d.action === 'drop' ? `ndp-${d.action}:${d.reason}` : `ndp-${d.action}`),
+          announced: (ifname, family) => bump(ifname, family === 'IPv4' ? 'garp' : 'ndp-unsolicited'),
           suspended: (ifname) => bump(ifname, 'ignore:suspended'),
           socketError: onSocketError,
         },

@@ -1,5 +1,6 @@
 import { selectorMatches } from '../config/label-selector.js';
 import type { AnnounceSpec } from '../config/types.js';
+import { familyOf } from '../net/ip.js';
 
 /** Nodes with this label never announce (the upstream Kubernetes convention). */
 export const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
@@ -46,7 +47,7 @@ export function ineligibility(node: NodeFacts, announce: AnnounceSpec, users: re
     if (u.externalTrafficPolicy === 'Local' && !u.readyNodes.has(node.name)) return { why: 'no-local-endpoint', service: u.key };
   }
   const family = needs.nodeAddressFamily;
-  if (family && !(node.internalIps ?? []).some((a) => (a.includes(':') ? 'IPv6' : 'IPv4') === family)) return { why: 'no-node-address', family };
+  if (family && !(node.internalIps ?? []).some((a) => familyOf(a) === family)) return { why: 'no-node-address', family };
   return undefined;
 }
 

@@ -1,19 +1,20 @@
 import type { NetworkInterfaceInfo } from 'node:os';
-import { IpRange } from '../ipam/ip-range.js';
 import { IpAddress } from '../net/ip.js';
 
-/** Where an IP is announced: the interface whose IPv4 subnet holds it. */
+/** Where an IP is announced: the interface whose subnet of the IP's family holds it. */
 export interface InterfaceChoice {
   readonly name: string;
   readonly mac: string;
 }
 
+/** fe80::/10: an interface's link-local address says nothing about which LAN it is on. */
+const LINK_LOCAL_V6 = { prefix: 0xfe80n << 112n, mask: 0xffc0n << 112n };
+
 /**
- * Picks the interface to answer ARP for `ip` on: among `allowed` (all when
- * empty), the one with an IPv4 address whose subnet contains the IP; the
- * longest prefix wins. Undefined when none does (then this node cannot
- * announce the IP: no L2 segment carries it) or for IPv6, which is not
- * announced until NDP is supported.
+ * Picks the interface to answer ARP (IPv4) or NDP (IPv6) for `ip` on: among `allowed` (all when empty),
+ * the one with an address of the IP's family whose subnet contains the IP; the longest prefix wins.
+ * Link-local IPv6 addresses never count, so an interface with only those never announces. Undefined when
+ * none fits (then this node cannot announce the IP: no L2 segment carries it).
  */
 export function chooseInterface(
   ip: string,
@@ -21,16 +22,18 @@ export function chooseInterface(
   allowed: readonly string[],
 ): InterfaceChoice | undefined {
   const target = IpAddress.tryParse(ip);
-  if (!target || target.family !== 'IPv4') return undefined;
+  if (!target) return undefined;
+  const bits = BigInt(IpAddress.bits(target.family));
   let best: { name: string; mac: string; prefix: number } | undefined;
   for (const [name, addrs] of Object.entries(interfaces)) {
     if (allowed.length > 0 && !allowed.includes(name)) continue;
     for (const a of addrs ?? []) {
-      if (a.family !== 'IPv4' || a.internal || !a.cidr) continue;
+      if (a.family !== target.family || a.internal || !a.cidr) continue;
+      const own = IpAddress.tryParse(a.address);
+      if (!own || (own.family === 'IPv6' && (own.value & LINK_LOCAL_V6.mask) === LINK_LOCAL_V6.prefix)) continue;
       const prefix = Number(a.cidr.split('/')[1]);
-      const network = IpAddress.parse(a.address).value & ~((1n << BigInt(32 - prefix)) - 1n);
-      const subnet = IpRange.of(IpAddress.fromValue('IPv4', network), IpAddress.fromValue('IPv4', network | ((1n << BigInt(32 - prefix)) - 1n)));
-      if (subnet.contains(target) && (!best || prefix > best.prefix)) best = { name, mac: a.mac, prefix };
+      const hostBits = (1n << (bits - BigInt(prefix))) - 1n;
+      if ((own.value & ~hostBits) === (target.value & ~hostBits) && (!best || prefix > best.prefix)) best = { name, mac: a.mac, prefix };
     }
   }
   return best && { name: best.name, mac: best.mac };

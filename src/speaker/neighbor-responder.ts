@@ -1,32 +1,37 @@
 import { performance } from 'node:perf_hooks';
 import { MacAddress, encodeArpReply, encodeGratuitousArp } from '../net/arp-frame.js';
 import { IpAddress } from '../net/ip.js';
+import { NDP_ETHERTYPE, encodeUnsolicitedAdvertisement, ndpFilterProgram } from '../net/ndp-frame.js';
 import { PacketSocket, type PacketSocketError } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
 import { decideArp, type ArpDecision } from './arp-policy.js';
 import { ConflictThrottle } from './conflict-throttle.js';
+import { decideNdp, ndpReply, type NdpDecision } from './ndp-policy.js';
+import { SolicitedNodeGroups } from './solicited-node-groups.js';
 
-export interface ArpCounters {
+export interface NeighborCounters {
   observe(decision: ArpDecision, ifname: string): void;
-  garpSent(ifname: string): void;
+  observeNdp(decision: NdpDecision, ifname: string): void;
+  /** One announcement of one address: gratuitous ARP (both forms) or an unsolicited Neighbor Advertisement. */
+  announced(ifname: string, family: 'IPv4' | 'IPv6'): void;
   /** A frame not looked at: the speaker is suspended after a stall. */
   suspended(ifname: string): void;
   /** The packet socket reported an error (logged here already). */
   socketError?(ifname: string, err: PacketSocketError): void;
 }
 
-/** Gratuitous ARP after a takeover: both forms, at these offsets (ms), so a lost frame or two don't matter. */
+/** Announcements after a takeover (gratuitous ARP, unsolicited NA), at these offsets (ms), so a lost frame or two don't matter. */
 export const GARP_BURST_MS = [0, 200, 700, 1500, 3000] as const;
 
 /** Re-assertions against another host claiming a held VIP: at most one per this many ms per VIP. */
 export const REASSERT_INTERVAL_MS = 500;
 
 /**
- * Answers ARP on one interface for the VIPs this node holds there. Add a VIP
- * only after winning its Lease; remove it before giving the Lease up, so two
- * nodes never answer at once.
+ * Answers ARP (IPv4) and NDP (IPv6) on one interface for the VIPs this node holds there. Add a VIP only
+ * once this node is its holder; remove it before another node may take it, so two nodes never answer at
+ * once. The NDP socket is opened with the first IPv6 VIP, so IPv4-only nodes never listen to IPv6.
  */
-export class ArpResponder {
+export class NeighborResponder {
   private readonly held = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private readonly throttle = new ConflictThrottle(REASSERT_INTERVAL_MS);
@@ -34,13 +39,16 @@ export class ArpResponder {
   /** Claims per VIP not logged yet (logged with the next re-assertion). */
   private readonly unlogged = new Map<string, number>();
   private refresh: NodeJS.Timeout | undefined;
-  private socket: PacketSocket | undefined;
+  private arp: PacketSocket | undefined;
+  private ndp: PacketSocket | undefined;
+  private groups: SolicitedNodeGroups | undefined;
+  private stopped = false;
   readonly mac: MacAddress;
 
   constructor(
     readonly ifname: string,
     mac: MacAddress,
-    private readonly counters: ArpCounters,
+    private readonly counters: NeighborCounters,
     private readonly log: Logger,
     /**
      * Asked before each received frame is looked at and before anything is sent: false while the speaker is
@@ -51,32 +59,28 @@ export class ArpResponder {
     this.mac = mac;
   }
 
-  /** Opens the packet socket (needs CAP_NET_RAW; the error says so). */
+  /** Opens the ARP socket (needs CAP_NET_RAW; the error says so). */
   start(garpRefreshSeconds = 0): void {
-    this.socket = PacketSocket.open(
-      this.ifname,
-      (frame) => this.onFrame(frame),
-      (err: PacketSocketError) => {
-        this.log.warn({ ifname: this.ifname, err: err.message, errno: err.errno }, 'packet socket error');
-        this.counters.socketError?.(this.ifname, err);
-      },
-    );
+    this.arp = PacketSocket.open(this.ifname, (frame) => this.onArpFrame(frame), (err) => this.onSocketError(err));
     if (garpRefreshSeconds > 0) {
       this.refresh = setInterval(() => {
-        for (const ip of this.held) this.sendGarp(ip);
+        for (const ip of this.held) this.sendAnnouncement(ip);
       }, garpRefreshSeconds * 1000);
       this.refresh.unref();
     }
   }
 
+  /** Throws when the IPv6 side cannot be set up (no IPv6 on the interface): the address is then not held. */
   announce(ip: string): void {
-    if (this.held.has(ip)) return;
+    if (this.held.has(ip) || this.stopped) return;
+    const vip = IpAddress.parse(ip);
+    if (vip.family === 'IPv6') this.openNdp().join(vip);
     this.held.add(ip);
-    // Clients keep the old MAC until they see gratuitous ARP from the new holder.
+    // Clients keep the old MAC until they hear the new holder announce the address.
     this.timers.set(
       ip,
       GARP_BURST_MS.map((ms) => {
-        const t = setTimeout(() => this.held.has(ip) && this.sendGarp(ip), ms);
+        const t = setTimeout(() => this.held.has(ip) && this.sendAnnouncement(ip), ms);
         t.unref();
         return t;
       }),
@@ -84,20 +88,25 @@ export class ArpResponder {
   }
 
   withdraw(ip: string): void {
-    this.held.delete(ip);
+    if (!this.held.delete(ip)) return;
     for (const t of this.timers.get(ip) ?? []) clearTimeout(t);
     this.timers.delete(ip);
     clearTimeout(this.reassertTimers.get(ip));
     this.reassertTimers.delete(ip);
     this.throttle.forget(ip);
     this.unlogged.delete(ip);
+    const vip = IpAddress.parse(ip);
+    if (vip.family === 'IPv6') this.groups?.leave(vip);
   }
 
   stop(): void {
     for (const ip of [...this.held]) this.withdraw(ip);
+    this.stopped = true;
     clearInterval(this.refresh);
-    this.socket?.close();
-    this.socket = undefined;
+    this.arp?.close();
+    this.ndp?.close();
+    this.groups?.close();
+    this.arp = this.ndp = this.groups = undefined;
   }
 
   /** The addresses answered for now. */
@@ -105,17 +114,46 @@ export class ArpResponder {
     return this.held.values();
   }
 
-  private onFrame(frame: Uint8Array): void {
-    if (!this.mayAnswer()) {
-      this.counters.suspended(this.ifname);
-      return;
+  private openNdp(): SolicitedNodeGroups {
+    if (this.ndp && this.groups) return this.groups;
+    const groups = new SolicitedNodeGroups(this.ifname);
+    try {
+      this.ndp = PacketSocket.open(this.ifname, (frame) => this.onNdpFrame(frame), (err) => this.onSocketError(err), {
+        ethertype: NDP_ETHERTYPE,
+        filter: ndpFilterProgram(),
+      });
+    } catch (err) {
+      groups.close();
+      throw err;
     }
+    this.groups = groups;
+    return groups;
+  }
+
+  private onSocketError(err: PacketSocketError): void {
+    this.log.warn({ ifname: this.ifname, err: err.message, errno: err.errno }, 'packet socket error');
+    this.counters.socketError?.(this.ifname, err);
+  }
+
+  private onArpFrame(frame: Uint8Array): void {
+    if (!this.mayAnswer()) return this.counters.suspended(this.ifname);
     const d = decideArp(frame, this.held, this.mac);
     this.counters.observe(d, this.ifname);
     if (d.action === 'answer') {
       this.send(encodeArpReply({ localMac: this.mac, vip: d.packet.targetIp, request: d.packet }));
     } else if (d.action === 'conflict') {
       this.onConflict(d.packet.senderIp.toString(), d.packet.senderMac.toString());
+    }
+  }
+
+  private onNdpFrame(frame: Uint8Array): void {
+    if (!this.mayAnswer()) return this.counters.suspended(this.ifname);
+    const d = decideNdp(frame, this.held, this.mac);
+    this.counters.observeNdp(d, this.ifname);
+    if (d.action === 'answer' || d.action === 'defend') {
+      this.send(ndpReply(d, this.mac));
+    } else if (d.action === 'conflict') {
+      this.onConflict(d.packet.target.toString(), (d.packet.targetLinkAddress ?? d.packet.srcMac).toString());
     }
   }
 
@@ -141,21 +179,26 @@ export class ArpResponder {
     const claims = this.unlogged.get(ip) ?? 0;
     this.unlogged.delete(ip);
     this.log.warn({ ifname: this.ifname, ip, claimedBy, claims }, 'another host claims an address this node announces; re-asserting');
-    this.sendGarp(ip);
+    this.sendAnnouncement(ip);
   }
 
-  private sendGarp(ip: string): void {
+  private sendAnnouncement(ip: string): void {
     if (!this.mayAnswer()) return;
     const vip = IpAddress.parse(ip);
-    for (const form of ['request', 'reply'] as const) this.send(encodeGratuitousArp({ localMac: this.mac, vip, form }));
-    this.counters.garpSent(this.ifname);
+    if (vip.family === 'IPv4') {
+      for (const form of ['request', 'reply'] as const) this.send(encodeGratuitousArp({ localMac: this.mac, vip, form }));
+    } else {
+      this.send(encodeUnsolicitedAdvertisement({ localMac: this.mac, target: vip }));
+    }
+    this.counters.announced(this.ifname, vip.family);
   }
 
+  /** Sends go out raw whatever the socket's EtherType: the ARP socket carries the NDP replies too. */
   private send(frame: Uint8Array): void {
     try {
-      this.socket?.send(frame);
+      this.arp?.send(frame);
     } catch (err) {
-      this.log.warn({ ifname: this.ifname, err: (err as Error).message }, 'could not send an ARP frame');
+      this.log.warn({ ifname: this.ifname, err: (err as Error).message }, 'could not send a frame');
     }
   }
 }

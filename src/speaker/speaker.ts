@@ -20,7 +20,7 @@ import { HEARTBEAT_KEY_REFRESH_MS, HEARTBEAT_SECRET_NAME, readHeartbeatKeys } fr
 import { ResilientInformer } from '../k8s/informer.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import { MacAddress } from '../net/arp-frame.js';
-import { canonicalIp } from '../net/ip.js';
+import { canonicalIp, familyOf, type IpFamily } from '../net/ip.js';
 import type { NodePortForward } from '../net/nft-ruleset.js';
 import { PacketSocket, interfaceInfo } from '../net/packet-socket.js';
 import type { Logger } from '../observability/logger.js';
@@ -69,6 +69,7 @@ type Users = (IpUser & { view: ServiceView })[];
 
 interface IpState {
   readonly ip: string;
+  readonly family: IpFamily;
   responder: ArpInterface | undefined;
   announced: boolean;
   /** Rendezvous weights of nodes for this IP, computed once per node. */
@@ -357,7 +358,7 @@ export class Speaker {
         }),
       );
       this.wanted = this.wantedIps();
-      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
+      for (const ip of this.wanted.keys()) if (!this.states.has(ip)) this.states.set(ip, { ip, family: familyOf(ip), responder: undefined, announced: false, weights: new Map(), iface: new LastResult() });
     }
     if (now - this.interfacesReadAtMs > 1000) this.readInterfaces(now);
     if (now - this.linksCheckedAtMs >= LINK_CHECK_MS) this.checkLinks(now);
@@ -437,7 +438,7 @@ export class Speaker {
     const rejoining = Number.isFinite(this.rejoinUntilMs);
     const suspended = now < this.rejoinUntilMs;
     if (suspended) this.nextListenEndMs = this.rejoinUntilMs;
-    let announced = 0;
+    const announced = { IPv4: 0, IPv6: 0 };
     for (const st of [...this.states.values()]) {
       const users = this.wanted.get(st.ip) ?? [];
       if (users.length === 0) {
@@ -448,7 +449,7 @@ export class Speaker {
       const iface = st.iface.get(this.interfacesGeneration, () =>
         chooseInterface(st.ip, this.osInterfaces, this.opts.interfaces.length ? this.opts.interfaces : this.announce.interfaces),
       );
-      const needs: IpNeeds = this.forwarder ? { nodeAddressFamily: st.ip.includes(':') ? 'IPv6' : 'IPv4' } : {};
+      const needs: IpNeeds = this.forwarder ? { nodeAddressFamily: st.family } : {};
       const eligible = new Set(this.nodeFacts.filter((n) => ineligibility(n, this.announce, users, needs) === undefined).map((n) => n.name));
       let ifaceUp = false;
       let mayTakeNew = false;
@@ -487,16 +488,16 @@ export class Speaker {
       } catch (err) {
         this.log.error({ ip: st.ip, interface: iface?.name, err: (err as Error).message }, 'cannot announce');
       }
-      if (st.announced) announced++;
+      if (st.announced) announced[st.family]++;
     }
     if (rejoining && !suspended) {
       // Heard every peer for a failure timeout since the stall: what is still held here is nobody else's.
       this.rejoinUntilMs = -Infinity;
       this.arp.resume();
-      this.log.info({ kept: announced }, 'answering again after the stall');
+      this.log.info({ kept: announced.IPv4 + announced.IPv6 }, 'answering again after the stall');
     }
     const { metrics } = this.opts;
-    metrics.announcing.set(announced);
+    for (const family of ['IPv4', 'IPv6'] as const) metrics.announcing.set({ family }, announced[family]);
     const hears = new Set<string>();
     for (const [ifname, peers] of peersOn) {
       metrics.peersLive.set({ interface: ifname }, peers.length);
@@ -557,7 +558,7 @@ export class Speaker {
       this.responders.set(iface.name, this.arp.open(iface.name, MacAddress.parse(link.mac), this.announce.garpRefreshSeconds));
       this.openLink.set(iface.name, link);
       this.listeningSince.set(iface.name, now);
-      this.log.info({ interface: iface.name }, 'listening for peers and answering ARP on this interface');
+      this.log.info({ interface: iface.name }, 'listening for peers and answering ARP and NDP on this interface');
       return true;
     } catch (err) {
       this.log.error({ interface: iface.name, err: (err as Error).message }, 'cannot open the interface');
@@ -565,7 +566,7 @@ export class Speaker {
     }
   }
 
-  /** IPv4 LoadBalancer IPs in status of Services this speaker handles, with the Services on each; refused ones are set aside. */
+  /** LoadBalancer IPs in status of Services this speaker handles, with the Services on each; refused ones are set aside. */
   private wantedIps(): Map<string, Users> {
     const readyNodes = this.readyNodesOf();
     const hostAddresses = new Set<string>();
@@ -579,7 +580,7 @@ export class Speaker {
       if (!handles(view, this.opts.lbClass)) continue;
       for (const raw of view.ingressIps) {
         const ip = canonicalIp(raw);
-        if (!ip || ip.includes(':')) continue; // IPv6 waits for NDP support
+        if (!ip) continue;
         const list = out.get(ip) ?? [];
         list.push({ key: view.key, externalTrafficPolicy: view.externalTrafficPolicy, readyNodes: readyNodes.get(view.key) ?? new Set(), view });
         out.set(ip, list);
@@ -633,6 +634,12 @@ export class Speaker {
     else if (kind === 'garp') m.garpSent.inc(labels, n);
     else if (kind === 'ignore') m.arpIgnored.inc({ ...labels, reason }, n);
     else if (kind === 'drop') m.arpDropped.inc({ ...labels, reason }, n);
+    else if (kind === 'ndp-answer') m.ndpAnswered.inc({ ...labels, kind: 'solicited' }, n);
+    else if (kind === 'ndp-defend') m.ndpAnswered.inc({ ...labels, kind: 'dad' }, n);
+    else if (kind === 'ndp-conflict') m.ndpConflicts.inc(labels, n);
+    else if (kind === 'ndp-unsolicited') m.unsolicitedNaSent.inc(labels, n);
+    else if (kind === 'ndp-ignore') m.ndpIgnored.inc({ ...labels, reason }, n);
+    else if (kind === 'ndp-drop') m.ndpDropped.inc({ ...labels, reason }, n);
     else if (kind === 'hb-sent') m.heartbeatsSent.inc(labels, n);
     else if (kind === 'hb-send-failed') m.heartbeatsSendFailed.inc(labels, n);
     else if (kind === 'hb-received') m.heartbeatsReceived.inc(labels, n);
@@ -653,8 +660,8 @@ export class Speaker {
     const internal = this.nodeFacts.find((n) => n.name === this.opts.node)?.internalIps ?? [];
     const out: NodePortForward[] = [];
     for (const vip of vips) {
-      const v6 = vip.includes(':');
-      const nodeIp = internal.find((a) => a.includes(':') === v6);
+      const family = familyOf(vip);
+      const nodeIp = internal.find((a) => familyOf(a) === family);
       if (!nodeIp) continue;
       for (const u of this.wanted.get(vip) ?? []) {
         const svc = this.services.get(u.view.name, u.view.namespace);

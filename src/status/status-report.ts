@@ -246,7 +246,6 @@ interface NotAnnouncedFacts {
 
 /** Why no live speaker Lease lists `ip`, as far as the snapshot tells. */
 function whyNotAnnounced(ip: string, f: NotAnnouncedFacts): { reason: string | undefined; message: string } {
-  if (ip.includes(':')) return { reason: undefined, message: 'IPv6 addresses are not announced yet (NDP is not implemented)' };
   const expired = f.speakers
     .filter((s) => !s.live && s.view.announces.includes(ip))
     .map((s) => `; the expired Lease of ${s.view.node} (renewed ${ago(s.view, f.nowMs)}, valid ${s.view.durationSeconds}s) still lists it: is that speaker running?`)

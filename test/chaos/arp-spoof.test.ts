@@ -1,5 +1,5 @@
 import t from 'tap';
-import { GARP_BURST_MS, REASSERT_INTERVAL_MS } from '../../src/speaker/arp-responder.js';
+import { GARP_BURST_MS, REASSERT_INTERVAL_MS } from '../../src/speaker/neighbor-responder.js';
 import { eventually, inNs, lab, macOf, metricOf, startController, type Proc } from '../../testkit/lab.js';
 import { describeTraffic, startTraffic } from '../../testkit/traffic.js';
 import { arpSamples, createServices, neighbourMac, setupChaosLab, settledHolder, sleep, urlsOf } from './chaos-lab.js';

@@ -73,7 +73,7 @@ t.test('a refusal names CAP_NET_ADMIN; other failures carry nft\'s message; a la
 t.test('remove and the leftover cleanup delete only barelb\'s table, and never throw', async (t) => {
   reset('ok');
   await new NodePortForwarder(log).remove();
-  t.equal(scripts()[0], 'table ip barelb\ndelete table ip barelb\n');
+  t.equal(scripts()[0], 'table ip barelb\ndelete table ip barelb\ntable inet barelb\ndelete table inet barelb\n');
   reset('eperm');
   await removeLeftoverTable(log);
   await new NodePortForwarder(log).remove();

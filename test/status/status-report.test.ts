@@ -156,7 +156,13 @@ t.test('announcing: the nodes whose live speaker Lease lists the IP', async (t) 
     { kind: 'multiple-announcers', object: 'default/web', ip, message: /^the live speaker Leases of node1 \(renewed 25s ago\), node2 \(renewed 1s ago\) all list 198\.51\.100\.200: each of these nodes answers ARP/ },
   ]);
   const v6 = report({ configMap: configMap('pools:\n  - name: v6\n    addresses: [2001:db8::/64]\n'), services: [view('v6', { ipFamilies: ['IPv6'], ingressIps: ['2001:DB8::5'] })] });
-  t.match(v6.problems, [{ kind: 'not-announced', ip: '2001:db8::5', message: /IPv6.*NDP/ }], 'IPv6 says why, with the IP canonical');
+  t.match(v6.problems, [{ kind: 'not-announced', ip: '2001:db8::5', message: /no live speaker Lease/ }], 'an IPv6 address unannounced is named canonical, like an IPv4 one');
+  const v6Held = report({
+    configMap: configMap('pools:\n  - name: v6\n    addresses: [2001:db8::/64]\n'),
+    services: [view('v6', { ipFamilies: ['IPv6'], ingressIps: ['2001:DB8::5'] })],
+    leases: [speaker('node1', ['2001:db8::5'])],
+  });
+  t.same(kinds(v6Held), [], 'an IPv6 address listed by a live speaker Lease is announced');
 });
 
 t.test('not-announced says what is known: outside the pools, a refusal Event', async (t) => {

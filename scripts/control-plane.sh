@@ -14,6 +14,10 @@
 # Services; `npm run bench` needs more for its 5,000 LoadBalancer Services).
 # In a lab: $BARELB_CP_NETNS runs everything inside that network namespace and
 # $BARELB_CP_HOST is the apiserver's address there (default 127.0.0.1).
+# Dual-stack (the v1.20 IPv6DualStack gate on kube-apiserver and kube-controller-manager):
+# the Service range is 10.96.0.0/16,fd00:10:96::/112, IPv4 first, so a Service that does not
+# ask for IPv6 (ipFamilyPolicy/ipFamilies) stays IPv4-only as before; one asking for
+# RequireDualStack gets a ClusterIP of each family.
 source "$(dirname "$0")/lib.sh"
 
 DIR="${BARELB_CP_DIR:-$BARELB_ROOT/.lab/control-plane}"
@@ -60,7 +64,8 @@ start_apiserver() { # bin dir
     --cert-dir="$DIR/certs" --token-auth-file="$DIR/tokens.csv" --authorization-mode=RBAC \
     --service-account-key-file="$DIR/sa.pub" --service-account-signing-key-file="$DIR/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc \
-    --service-cluster-ip-range=10.96.0.0/16 --service-node-port-range="$node_ports" \
+    --feature-gates=IPv6DualStack=true \
+    --service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112 --service-node-port-range="$node_ports" \
     --enable-priority-and-fairness=false
   wait_for kube-apiserver 60 kubectl --kubeconfig "$KUBECONFIG_OUT" get --raw /readyz
 }
@@ -115,7 +120,7 @@ KC
   start_apiserver "$bin"
   say "starting kube-controller-manager"
   start_bg kube-controller-manager "$bin/kube-controller-manager" \
-    --kubeconfig="$KUBECONFIG_OUT" --leader-elect=false \
+    --kubeconfig="$KUBECONFIG_OUT" --leader-elect=false --feature-gates=IPv6DualStack=true \
     --controllers=endpoint,endpointslice,endpointslicemirroring,namespace,serviceaccount-token,garbagecollector \
     --service-account-private-key-file="$DIR/sa.key" --root-ca-file="$DIR/certs/apiserver.crt" \
     --port=0 --secure-port=0 --use-service-account-credentials=false

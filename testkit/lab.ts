@@ -56,6 +56,24 @@ export const lab = {
   nodeIp(node: string): string {
     return env('BARELB_LAB_NODE_IPS').trim().split(/\s+/)[lab.nodes.indexOf(node)] as string;
   },
+  /** The lab is dual-stack: each host also has an IPv6 address on eth0, in `subnet6` (a /64 of 2001:db8::/32). */
+  nodeIp6(node: string): string {
+    return env('BARELB_LAB_NODE_IPS6').trim().split(/\s+/)[lab.nodes.indexOf(node)] as string;
+  },
+  get clientIp6() {
+    return env('BARELB_LAB_CLIENT_IP6');
+  },
+  get cpIp6() {
+    return env('BARELB_LAB_CP_IP6');
+  },
+  /** `2001:db8:…::/64`, the IPv6 LAN (IPv4: BARELB_LAB_SUBNET). */
+  get subnet6() {
+    return env('BARELB_LAB_SUBNET6');
+  },
+  /** `FIRST-LAST` in `subnet6`, free for IPv6 VIPs (IPv4: BARELB_LAB_VIP_RANGE). */
+  get vipRange6() {
+    return env('BARELB_LAB_VIP_RANGE6');
+  },
   get switchNs() {
     return env('BARELB_LAB_SWITCH_NETNS');
   },
@@ -70,7 +88,8 @@ export const lab = {
 
 /**
  * Deletes a node's eth0 and makes a new one the way scripts/lab.sh wired it (a veth to the switch, same
- * address): the same name and address, a new kernel interface (index).
+ * addresses): the same name and addresses, a new kernel interface (index). The namespace's IPv6 defaults
+ * (no DAD, no RAs, forwarding) set by lab.sh apply to the new link too.
  */
 export async function recreateNodeLink(node: string): Promise<void> {
   const ns = lab.nodeNs(node);
@@ -79,6 +98,7 @@ export async function recreateNodeLink(node: string): Promise<void> {
   await run('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', lab.switchNs]);
   await run('ip', ['-n', lab.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
   await run('ip', ['-n', ns, 'addr', 'add', `${lab.nodeIp(node)}/24`, 'dev', 'eth0']);
+  await run('ip', ['-n', ns, 'addr', 'add', `${lab.nodeIp6(node)}/64`, 'dev', 'eth0', 'nodad']);
   await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
 }
 
@@ -166,9 +186,10 @@ export function startController(t: Teardown, extra: string[] = []): Proc {
 }
 
 /** A backend standing in for a Pod: HTTP on NODEIP:port in a node, answering with its name and the client's address. */
-export function startBackend(t: Teardown, node: string, port: number, name: string): Proc {
-  const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({name:${JSON.stringify(name)},node:${JSON.stringify(node)},client:q.socket.remoteAddress})+'\\n')).listen(${port},${JSON.stringify(lab.nodeIp(node))})`;
-  return startIn(t, lab.nodeNs(node), process.execPath, ['-e', script], `backend-${node}`);
+/** An HTTP backend on `node`'s address (IPv4 unless `host` says another) answering JSON: its name, node and the client's address. */
+export function startBackend(t: Teardown, node: string, port: number, name: string, host = lab.nodeIp(node)): Proc {
+  const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({name:${JSON.stringify(name)},node:${JSON.stringify(node)},client:q.socket.remoteAddress})+'\\n')).listen(${port},${JSON.stringify(host)})`;
+  return startIn(t, lab.nodeNs(node), process.execPath, ['-e', script], `backend-${node}${host.includes(':') ? '-v6' : ''}`);
 }
 
 export { eventually };
@@ -184,14 +205,29 @@ export async function arpingMacs(ip: string, count = 3): Promise<string[]> {
   return [...new Set([...out.matchAll(/from ([0-9a-f:]{17})/g)].map((m) => m[1] as string))];
 }
 
+/**
+ * MACs that answered an IPv6 neighbor solicitation for `ip` from the client, within `waitMs` (ndisc6 -m:
+ * every answer, not just the first), lower case as macOf gives them. The IPv6 counterpart of arpingMacs.
+ */
+export async function ndiscMacs(ip: string, waitMs = 1000): Promise<string[]> {
+  let out = '';
+  try {
+    out = await inNs(lab.clientNs, 'ndisc6', ['-m', '-q', '-n', '-r', '1', '-w', String(waitMs), ip, 'eth0'], waitMs + 5000);
+  } catch (err) {
+    out = (err as { stdout?: string }).stdout ?? '';
+  }
+  return [...new Set([...out.matchAll(/\b([0-9a-f]{2}(?::[0-9a-f]{2}){5})\b/gi)].map((m) => (m[1] as string).toLowerCase()))];
+}
+
 export async function macOf(node: string): Promise<string> {
   const out = await inNs(lab.nodeNs(node), 'cat', ['/sys/class/net/eth0/address']);
   return out.trim();
 }
 
 /** The node that answers ARP for `ip` as the client sees it, when exactly one MAC answers: the LAN's truth. */
+/** The node answering ARP (IPv4) or NDP (IPv6) for `ip` from the client, when exactly one MAC does. */
 export async function arpHolder(ip: string): Promise<string | undefined> {
-  const macs = await arpingMacs(ip, 2);
+  const macs = ip.includes(':') ? await ndiscMacs(ip, 500) : await arpingMacs(ip, 2);
   if (macs.length !== 1) return undefined;
   for (const n of lab.nodes) if ((await macOf(n)) === macs[0]) return n;
   return undefined;
@@ -200,7 +236,8 @@ export async function arpHolder(ip: string): Promise<string | undefined> {
 /** One HTTP GET from the client; the backend's JSON answer, or undefined on failure. */
 export async function fetchFromClient(url: string, timeoutS = 1): Promise<{ name: string; node: string; client: string } | undefined> {
   try {
-    const out = await inNs(lab.clientNs, 'curl', ['-s', '--max-time', String(timeoutS), url], (timeoutS + 2) * 1000);
+    // -g: an IPv6 literal's brackets are not a curl glob.
+    const out = await inNs(lab.clientNs, 'curl', ['-s', '-g', '--max-time', String(timeoutS), url], (timeoutS + 2) * 1000);
     return JSON.parse(out) as { name: string; node: string; client: string };
   } catch {
     return undefined;
@@ -221,7 +258,11 @@ export function serviceYaml(o: {
   annotations?: Record<string, string>;
   externalTrafficPolicy?: 'Cluster' | 'Local';
   type?: 'LoadBalancer' | 'NodePort';
+  /** Default: the API server's (IPv4 first, SingleStack). Endpoints list the nodes' addresses of these families. */
+  ipFamilies?: ('IPv4' | 'IPv6')[];
+  ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack';
 }): string {
+  const families = o.ipFamilies ?? ['IPv4'];
   const svc = {
     apiVersion: 'v1',
     kind: 'Service',
@@ -230,6 +271,8 @@ export function serviceYaml(o: {
       type: o.type ?? 'LoadBalancer',
       externalTrafficPolicy: o.externalTrafficPolicy ?? 'Cluster',
       ports: [{ name: 'http', port: o.port, targetPort: o.targetPort, protocol: 'TCP' }],
+      ...(o.ipFamilies ? { ipFamilies: o.ipFamilies } : {}),
+      ...(o.ipFamilyPolicy ? { ipFamilyPolicy: o.ipFamilyPolicy } : {}),
     },
   };
   const ep = {
@@ -237,7 +280,12 @@ export function serviceYaml(o: {
     kind: 'Endpoints',
     metadata: { name: o.name, namespace: o.namespace },
     subsets: o.endpointNodes.length
-      ? [{ addresses: o.endpointNodes.map((n) => ({ ip: lab.nodeIp(n), nodeName: n })), ports: [{ name: 'http', port: o.targetPort, protocol: 'TCP' }] }]
+      ? [
+          {
+            addresses: families.flatMap((f) => o.endpointNodes.map((n) => ({ ip: f === 'IPv4' ? lab.nodeIp(n) : lab.nodeIp6(n), nodeName: n }))),
+            ports: [{ name: 'http', port: o.targetPort, protocol: 'TCP' }],
+          },
+        ]
       : [],
   };
   return JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [svc, ep] });
@@ -265,6 +313,21 @@ export async function ingressIp(namespace: string, name: string): Promise<string
     const out = await kubectl(['get', 'service', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
     return out.trim() || undefined;
   });
+}
+
+/** Every address in the Service's status, once there are `count` (a dual-stack Service has two). */
+export async function ingressIps(namespace: string, name: string, count: number): Promise<string[]> {
+  return eventually(`${namespace}/${name} to get ${count} addresses`, 60_000, async () => {
+    const out = await kubectl(['get', 'service', '-n', namespace, name, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
+    const ips = out.trim().split(/\s+/).filter((x) => x !== '');
+    return ips.length >= count ? ips : undefined;
+  });
+}
+
+/** The client's neighbour entry for `ip` (ARP or NDP): its MAC, if it has one. */
+export async function clientNeighbourMac(ip: string): Promise<string | undefined> {
+  const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);
+  return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
 }
 
 /**

@@ -89,10 +89,7 @@ export async function createServices(ns: string, names: string[]): Promise<strin
   return ips;
 }
 
-export async function neighbourMac(ip: string): Promise<string | undefined> {
-  const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);
-  return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
-}
+export { clientNeighbourMac as neighbourMac } from '../../testkit/lab.js';
 
 /**
  * Waits until exactly one MAC answers ARP for `ip`; that node. Judged on the LAN alone: a node cut off from

@@ -125,7 +125,7 @@ t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t
 
 t.test('the nftables table goes away with the speaker', async (t) => {
   const node = lab.nodes[1] as string;
-  t.match(await inNs(lab.nodeNs(node), 'nft', ['list', 'tables']), /table ip barelb/, 'the table exists while the speaker runs');
+  t.match(await inNs(lab.nodeNs(node), 'nft', ['list', 'tables']), /table inet barelb/, 'the table exists while the speaker runs');
   await (speakers.get(node) as Proc).kill('SIGTERM');
   t.notMatch(await inNs(lab.nodeNs(node), 'nft', ['list', 'tables']), /barelb/, 'removed on exit');
 });

@@ -3,7 +3,7 @@ import {
   createBarelbNamespaces,
   deleteNamespace,
   apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
-  recreateNodeLink, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
+  clientNeighbourMac, recreateNodeLink, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
 
 // The speaker in the lab: three nodes with the real kube-proxy, a client, the
@@ -14,11 +14,6 @@ const speakers = new Map<string, Proc>();
 // Speakers restarted inside a subtest must outlive it: their teardown belongs to the file.
 const file = t;
 let saConfig: string;
-
-async function neighbourMac(ip: string): Promise<string | undefined> {
-  const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);
-  return /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
-}
 
 /**
  * Waits until exactly one MAC answers ARP for `ip`; that node. Judged on the LAN: a speaker killed with
@@ -33,7 +28,7 @@ async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () =
   const start = Date.now();
   await action();
   await eventually(`${ip} to be served by another node`, 20_000, async () => {
-    const mac = await neighbourMac(ip);
+    const mac = await clientNeighbourMac(ip);
     if (mac === oldMac) return undefined;
     return (await fetchFromClient(`http://${ip}/`, 0.3)) ? true : undefined;
   }, 20);
@@ -99,14 +94,14 @@ t.test('kill -9 of the holder: another node serves within 2 s and gratuitous ARP
   const holder = await settledHolder(ip);
   const oldMac = await macOf(holder);
   await eventually('a first response', 10_000, () => fetchFromClient(`http://${ip}/`));
-  t.equal(await neighbourMac(ip), oldMac, 'the client has the holder in its neighbour table');
+  t.equal(await clientNeighbourMac(ip), oldMac, 'the client has the holder in its neighbour table');
   const ms = await timeUntilServedElsewhere(ip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGKILL'));
   t.comment(`failover after kill -9: ${ms} ms`);
   // Detection is the failure timeout (400 ms); the rest is the client's polling and curl (bench: the precise figure).
   t.ok(ms <= 2000, `traffic resumed from another node in ${ms} ms (bound 2000)`);
   const next = await settledHolder(ip);
   t.not(next, holder, `now held by ${next}`);
-  t.equal(await neighbourMac(ip), await macOf(next), 'the client learned the new MAC from gratuitous ARP');
+  t.equal(await clientNeighbourMac(ip), await macOf(next), 'the client learned the new MAC from gratuitous ARP');
   speakers.set(holder, startSpeaker(file, holder, [], saConfig));
   await speakerReady(holder);
 });

@@ -1,0 +1,142 @@
+import t from 'tap';
+import {
+  apply, arpHolder, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, fetchFromClient, inNs, ingressIps, kubectl,
+  kubeProxiesCurrent, lab, macOf, metricOfLabel, serviceYaml, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
+} from '../../testkit/lab.js';
+
+// IPv6 VIPs end to end in the dual-stack lab: the controller assigns from an IPv6 pool, the speakers answer
+// NDP, the real kube-proxy carries the traffic over ip6tables. Default timers throughout.
+const NS = 'e2e-ipv6';
+const [V6_FIRST, V6_LAST] = lab.vipRange6.split('-') as [string, string];
+// One pool with both families: a dual-stack Service takes one address of each from the same pool.
+const POOLS = `pools:\n  - name: lan\n    addresses: [198.51.100.200-198.51.100.250, ${V6_FIRST}-${V6_LAST}]\n`;
+const speakers = new Map<string, Proc>();
+const file = t;
+let saConfig: string;
+
+const url = (ip: string, path = '/') => (ip.includes(':') ? `http://[${ip}]${path}` : `http://${ip}${path}`);
+const v6Of = (ips: string[]) => ips.find((ip) => ip.includes(':')) as string;
+
+async function speakerReady(node: string): Promise<void> {
+  await eventually(`the speaker on ${node} to be ready`, 90_000, async () =>
+    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
+  );
+}
+
+/** The node answering for `ip` once exactly one MAC does (NDP for IPv6, ARP for IPv4). */
+async function settledHolder(ip: string): Promise<string> {
+  return eventually(`one node to answer for ${ip}`, 15_000, () => arpHolder(ip));
+}
+
+/** Milliseconds from the action until a request to `ip` succeeds with the client's neighbour entry off `oldMac`. */
+async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
+  const start = Date.now();
+  await action();
+  await eventually(`${ip} to be served by another node`, 20_000, async () => {
+    if ((await clientNeighbourMac(ip)) === oldMac) return undefined;
+    return (await fetchFromClient(url(ip), 0.3)) ? true : undefined;
+  }, 20);
+  return Date.now() - start;
+}
+
+t.before(async () => {
+  await createBarelbNamespaces();
+  await kubectl(['create', 'namespace', NS]);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOLS.replace(/^/gm, '    ')}`);
+  startController(t);
+  saConfig = await speakerKubeconfig();
+  for (const n of lab.nodes) {
+    startBackend(t, n, 8080, `backend-${n}`);
+    startBackend(t, n, 8080, `backend-${n}`, lab.nodeIp6(n));
+  }
+  await kubeProxiesCurrent(NS, 8080);
+  for (const n of lab.nodes) speakers.set(n, startSpeaker(t, n, [], saConfig));
+  for (const n of lab.nodes) await speakerReady(n);
+});
+t.teardown(async () => {
+  await deleteNamespace(NS);
+});
+
+t.test('a RequireDualStack Service: one address per family, each answered by one node, both carry HTTP', async (t) => {
+  await apply(serviceYaml({ name: 'dual', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }));
+  const ips = await ingressIps(NS, 'dual', 2);
+  t.same(ips.map((ip) => ip.includes(':')), [false, true], `an IPv4 and an IPv6 address, in the Service's family order: ${ips.join(', ')}`);
+  for (const ip of ips) {
+    const holder = await settledHolder(ip);
+    t.ok(lab.nodes.includes(holder), `${ip} answered by ${holder} alone`);
+    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip)));
+    t.match(answer.name, /^backend-node\d$/, `${ip} served by ${answer.name}`);
+  }
+  const v6 = v6Of(ips);
+  const holder = await settledHolder(v6);
+  t.ok((await metricOfLabel(holder, 'barelb_addresses_announced', 'family="IPv6"')) >= 1, `${holder} counts the address as IPv6`);
+  t.ok((await metricOfLabel(holder, 'barelb_ndp_solicitations_answered_total', 'kind="solicited"')) >= 1, `${holder} counted the solicitations it answered`);
+});
+
+t.test('an IPv6-only Service works alone', async (t) => {
+  await apply(serviceYaml({ name: 'only6', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }));
+  const [ip] = await ingressIps(NS, 'only6', 1);
+  t.match(ip, /:/, `an IPv6 address: ${ip}`);
+  const holder = await settledHolder(ip as string);
+  t.ok(await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip as string))), `served through ${holder}`);
+});
+
+t.test('kill -9 of an IPv6 holder: another node serves within 2 s, the unsolicited advertisement updates the client', async (t) => {
+  const [ip] = await ingressIps(NS, 'only6', 1);
+  const vip = ip as string;
+  const holder = await settledHolder(vip);
+  const oldMac = await macOf(holder);
+  await eventually('a first response', 10_000, () => fetchFromClient(url(vip)));
+  t.equal(await clientNeighbourMac(vip), oldMac, 'the client has the holder in its neighbour table');
+  const ms = await timeUntilServedElsewhere(vip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGKILL'));
+  t.comment(`IPv6 failover after kill -9: ${ms} ms`);
+  t.ok(ms <= 2000, `traffic resumed from another node in ${ms} ms (bound 2000, as for IPv4)`);
+  const next = await settledHolder(vip);
+  t.not(next, holder, `now held by ${next}`);
+  t.equal(await clientNeighbourMac(vip), await macOf(next), 'the client learned the new MAC from the unsolicited advertisement');
+  speakers.set(holder, startSpeaker(file, holder, [], saConfig));
+  await speakerReady(holder);
+});
+
+t.test('SIGTERM of an IPv6 holder: the address moves in under 1 s', async (t) => {
+  const vip = v6Of(await ingressIps(NS, 'dual', 2));
+  const holder = await settledHolder(vip);
+  const oldMac = await macOf(holder);
+  await eventually('a first response', 10_000, () => fetchFromClient(url(vip)));
+  const ms = await timeUntilServedElsewhere(vip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGTERM'));
+  t.comment(`IPv6 planned move after SIGTERM: ${ms} ms`);
+  t.ok(ms <= 1000, `moved in ${ms} ms (bound 1000)`);
+  speakers.set(holder, startSpeaker(file, holder, [], saConfig));
+  await speakerReady(holder);
+});
+
+t.test("an IPv6 holder loses carrier (its switch port goes down): another node takes over; back, it takes nothing back", async (t) => {
+  const [ip] = await ingressIps(NS, 'only6', 1);
+  const vip = ip as string;
+  const holder = await settledHolder(vip);
+  const oldMac = await macOf(holder);
+  // The cable pulled: the node's eth0 stays up with its addresses, without carrier.
+  const port = `n${holder.replace(/^node/, '')}`;
+  const setPort = (state: 'up' | 'down') => inNs(lab.switchNs, 'ip', ['link', 'set', port, state]).then(() => undefined);
+  t.teardown(() => setPort('up').catch(() => undefined));
+  const ms = await timeUntilServedElsewhere(vip, oldMac, () => setPort('down'));
+  t.comment(`IPv6 failover after carrier loss: ${ms} ms`);
+  t.ok(ms <= 2000, `served by another node in ${ms} ms (bound 2000)`);
+  const next = await settledHolder(vip);
+  await setPort('up');
+  await new Promise((r) => setTimeout(r, 2000));
+  t.equal(await settledHolder(vip), next, `still ${next} after ${holder}'s link came back (no preemption)`);
+});
+
+t.test('externalTrafficPolicy Local, per family: only the node with the endpoints answers either address, and keeps the client address', async (t) => {
+  const node = lab.nodes[2] as string;
+  await apply(serviceYaml({ name: 'local', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node], externalTrafficPolicy: 'Local', ipFamilies: ['IPv6', 'IPv4'], ipFamilyPolicy: 'RequireDualStack' }));
+  const ips = await ingressIps(NS, 'local', 2);
+  t.same(ips.map((ip) => ip.includes(':')), [true, false], `IPv6 first, as the Service asks: ${ips.join(', ')}`);
+  for (const ip of ips) {
+    t.equal(await settledHolder(ip), node, `${ip} held by ${node}, the node with the endpoint`);
+    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip)));
+    t.equal(answer.node, node, 'served by the local backend');
+    t.equal(answer.client, ip.includes(':') ? lab.clientIp6 : lab.clientIp, 'the backend sees the client address (Local keeps it)');
+  }
+});

@@ -20,10 +20,11 @@ const file = t;
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.210-198.51.100.230]\n`);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.210-198.51.100.230, ${lab.vipRange6}]\n`);
   startController(t);
   for (const n of lab.nodes) {
     startBackend(t, n, 8080, `backend-${n}`);
+    startBackend(t, n, 8080, `backend-${n}`, lab.nodeIp6(n));
     speakers.set(n, startSpeaker(t, n, ['--forward', 'nodeport', '--log-level', 'debug']));
   }
 });
@@ -32,15 +33,15 @@ t.teardown(async () => {
 });
 
 async function nftCounter(node: string, vip: string): Promise<number> {
-  const out = await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'ip', 'barelb']).catch(() => '');
-  const line = out.split('\n').find((l) => l.includes(`ip daddr ${vip} `));
+  const out = await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'inet', 'barelb']).catch(() => '');
+  const line = out.split('\n').find((l) => l.includes(`${vip.includes(':') ? 'ip6' : 'ip'} daddr ${vip} `));
   return Number(/counter packets (\d+)/.exec(line ?? '')?.[1] ?? 0);
 }
 
 /** The rewrite for `vip` on `node` (a holder installs it before it answers ARP; reading it can lag the log). */
 async function rewriteInstalled(node: string, vip: string): Promise<void> {
   await eventually(`the rewrite for ${vip} on ${node}`, 10_000, async () =>
-    (await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'ip', 'barelb']).catch(() => '')).includes(`ip daddr ${vip} `) ? true : undefined,
+    (await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'inet', 'barelb']).catch(() => '')).includes(`${vip.includes(':') ? 'ip6' : 'ip'} daddr ${vip} `) ? true : undefined,
   );
 }
 
@@ -63,6 +64,21 @@ t.test('nodeport mode: VIP traffic goes through the node\'s NodePort, client sou
   await rewriteInstalled(holder, ip2);
   for (let i = 0; i < 6; i++) t.ok(await eventually('a response', 10_000, () => fetchFromClient(`http://${ip2}/`)), `Cluster request ${i + 1} answered`);
   t.ok((await nftCounter(holder, ip2)) > 0, 'Cluster traffic also through the rewrite');
+});
+
+t.test('nodeport mode over IPv6: the rewrite goes to the node\'s IPv6 InternalIP, the client\'s IPv6 source kept (Local)', async (t) => {
+  const node = lab.nodes[2] as string;
+  await apply(serviceYaml({ name: 'np-local6', namespace: NS, port: 80, targetPort: 8080, endpointNodes: [node], externalTrafficPolicy: 'Local', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }));
+  const ip = await ingressIp(NS, 'np-local6');
+  t.match(ip, /:/, `an IPv6 VIP: ${ip}`);
+  await eventually(`${node} to hold ${ip}`, 20_000, async () => ((await announcerOf(ip)) === node ? true : undefined));
+  await rewriteInstalled(node, ip);
+  const table = await inNs(lab.nodeNs(node), 'nft', ['list', 'table', 'inet', 'barelb']);
+  t.match(table, new RegExp(`ip6 daddr set ${lab.nodeIp6(node)} `), "rewritten to the node's IPv6 InternalIP");
+  const answer = await eventually('a response through the IPv6 VIP', 15_000, () => fetchFromClient(`http://[${ip}]/`));
+  t.equal(answer.node, node, 'served by the backend on the announcing node');
+  t.equal(answer.client, lab.clientIp6, "the backend sees the client's IPv6 address (Local)");
+  t.ok((await nftCounter(node, ip)) > 0, "the request went through barelb's IPv6 rewrite to the NodePort");
 });
 
 t.test('a new holder installs the rewrite before it answers ARP', async (t) => {

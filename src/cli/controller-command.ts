@@ -1,12 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api } from '@kubernetes/client-node';
-import { Controller } from '../controller/controller.js';
-import { LeaderElector } from '../election/leader-elector.js';
-import { LeaseClient } from '../k8s/lease-client.js';
-import { loadKubeConfig } from '../k8s/kubeconfig.js';
-import { startHttpServer } from '../observability/http-server.js';
-import { ControllerMetrics } from '../observability/metrics.js';
+import type { Controller } from '../controller/controller.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
@@ -66,6 +60,16 @@ export async function runController(argv: string[]): Promise<number> {
   const workers = parsePositiveInt('workers', values.workers);
   const identity = values.identity ?? process.env['POD_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'controller', identity });
+  // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.
+  const [{ CoordinationV1Api }, { Controller }, { LeaderElector }, { LeaseClient }, { loadKubeConfig }, { startHttpServer }, { ControllerMetrics }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../controller/controller.js'),
+    import('../election/leader-elector.js'),
+    import('../k8s/lease-client.js'),
+    import('../k8s/kubeconfig.js'),
+    import('../observability/http-server.js'),
+    import('../observability/metrics.js'),
+  ]);
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const metrics = new ControllerMetrics();
   const leaderElect = !values['no-leader-elect'];

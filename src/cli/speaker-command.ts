@@ -1,9 +1,5 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadKubeConfig } from '../k8s/kubeconfig.js';
-import { startHttpServer } from '../observability/http-server.js';
-import { SpeakerMetrics } from '../observability/metrics.js';
-import { Speaker } from '../speaker/speaker.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
@@ -15,7 +11,8 @@ Announces LoadBalancer IPs from this node. The speakers hear each other on the
 LAN: each sends an authenticated heartbeat on every interface it announces on,
 and for each IP every speaker computes the same holder among the live, eligible
 nodes (rendezvous hash; a live holder is never preempted). The holder answers
-ARP for the IP and sends gratuitous ARP when it takes over. Never allocates: it
+ARP (IPv4) or NDP (IPv6) for the IP and sends gratuitous ARP (unsolicited
+Neighbor Advertisements) when it takes over. Never allocates: it
 reads IPs from Service status, and announces only addresses inside the
 configured pools. Needs CAP_NET_RAW (and CAP_NET_ADMIN with --forward nodeport).
 
@@ -91,6 +88,13 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   if (leaseRenewIntervalMs < 1000) throw new InvalidFlagError('lease-renew-interval', values['lease-renew-interval'], 'at least 1s (Leases count whole seconds)');
   const node = values.node ?? process.env['NODE_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'speaker', node });
+  // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.
+  const [{ loadKubeConfig }, { startHttpServer }, { SpeakerMetrics }, { Speaker }] = await Promise.all([
+    import('../k8s/kubeconfig.js'),
+    import('../observability/http-server.js'),
+    import('../observability/metrics.js'),
+    import('../speaker/speaker.js'),
+  ]);
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const metrics = new SpeakerMetrics();
   const speaker = new Speaker({

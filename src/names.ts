@@ -50,6 +50,8 @@ export const REASON = {
   refused: 'AddressRefused',
   /** Normal: a MetalLB or kube-vip annotation is read as barelb's; names the one to move to. */
   foreignAnnotation: 'ForeignAnnotation',
+  /** Warning on the ConfigMap: a MetalLB or kube-vip config was read with changes of meaning (each named). */
+  conversionWarnings: 'ConversionWarnings',
 } as const;
 
 /** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */

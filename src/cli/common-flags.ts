@@ -5,6 +5,7 @@ import { createRootLogger, logFormatOf, type Logger } from '../observability/log
 export const CLUSTER_OPTIONS = {
   kubeconfig: { type: 'string' },
   namespace: { type: 'string', default: 'barelb-system' },
+  'config-namespace': { type: 'string' },
   'config-map': { type: 'string', default: 'barelb-config' },
   'config-format': { type: 'string', default: 'barelb' },
   'lb-class': { type: 'string', default: DEFAULT_LB_CLASS },
@@ -19,11 +20,19 @@ export const LEASE_NAMESPACE_HELP = `  --lease-namespace NS   namespace of the s
 export function clusterFlagsHelp(namespaceHolds: string, lbClassVerb: string, configFormatHelp: string): string {
   return `  --kubeconfig PATH      kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config,
                          then the in-cluster ServiceAccount)
-  --namespace NS         namespace of the ConfigMap and ${namespaceHolds} (default: barelb-system)
+  --namespace NS         namespace of ${namespaceHolds}, and of the ConfigMap unless
+                         --config-namespace says another (default: barelb-system)
+  --config-namespace NS  namespace of the ConfigMap (default: --namespace), e.g.
+                         metallb-system to read MetalLB's ConfigMap where it is
   --config-map NAME      ConfigMap holding the pools (default: barelb-config)
 ${configFormatHelp}
   --lb-class CLASS       ${lbClassVerb} Services whose spec.loadBalancerClass is unset or CLASS
                          (default: ${DEFAULT_LB_CLASS})`;
+}
+
+/** Where the ConfigMap is read: --config-namespace, else --namespace. */
+export function configNamespaceOf(values: { namespace: string; 'config-namespace'?: string | undefined }): string {
+  return values['config-namespace'] ?? values.namespace;
 }
 
 export const LOG_OPTIONS = {

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Controller } from '../controller/controller.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
-import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
+import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, configNamespaceOf, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
 
@@ -78,6 +78,7 @@ export async function runController(argv: string[]): Promise<number> {
     active = new Controller({
       kubeConfig,
       namespace: values.namespace,
+      configNamespace: configNamespaceOf(values),
       configMap: values['config-map'],
       configFormat,
       lbClass: values['lb-class'],
@@ -99,7 +100,7 @@ export async function runController(argv: string[]): Promise<number> {
   const stopped = shutdownSignal(log);
 
   log.info(
-    { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
+    { namespace: values.namespace, configNamespace: configNamespaceOf(values), configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaderElect, cluster: kubeConfig.getCurrentCluster()?.server },
     'barelb controller starting',
   );
   if (!leaderElect) {

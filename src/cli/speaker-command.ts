@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
-import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, loggerFrom } from './common-flags.js';
+import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, configNamespaceOf, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
 import { InvalidFlagError, parseDuration } from './duration.js';
 
@@ -101,6 +101,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     kubeConfig,
     node,
     namespace: values.namespace,
+    configNamespace: configNamespaceOf(values),
     leaseNamespace: values['lease-namespace'],
     configMap: values['config-map'],
     configFormat,
@@ -117,7 +118,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     ? await startHttpServer(values['metrics-addr'], metrics.registry, { healthy: () => true, ready: () => speaker.isReady }, log)
     : undefined;
   const stopped = shutdownSignal(log);
-  log.info({ namespace: values.namespace, configMap: values['config-map'], configFormat, forward: values.forward, heartbeat, leaseRenewIntervalMs, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
+  log.info({ namespace: values.namespace, configNamespace: configNamespaceOf(values), configMap: values['config-map'], configFormat, forward: values.forward, heartbeat, leaseRenewIntervalMs, cluster: kubeConfig.getCurrentCluster()?.server }, 'barelb speaker starting');
   await speaker.run(stopped);
   server?.close();
   return 0;

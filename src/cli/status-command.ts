@@ -8,7 +8,7 @@ import { statusJson } from '../status/status-json.js';
 import { buildStatusReport, type StatusScope } from '../status/status-report.js';
 import { toEventView, toLeaseView, type StatusSnapshot } from '../status/status-snapshot.js';
 import { renderStatusTable } from '../status/status-table.js';
-import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, clusterFlagsHelp } from './common-flags.js';
+import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, clusterFlagsHelp, configNamespaceOf } from './common-flags.js';
 import { parseConfigFormat } from './config-command.js';
 import { InvalidFlagError } from './duration.js';
 
@@ -69,7 +69,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   const output = values.output;
   if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
   const configFormat = parseConfigFormat(values['config-format']);
-  const scope: StatusScope = { namespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaseNamespace: values['lease-namespace'] };
+  const scope: StatusScope = { namespace: configNamespaceOf(values), configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaseNamespace: values['lease-namespace'] };
   const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope);
   const report = buildStatusReport(snapshot, scope);
   process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);

@@ -13,12 +13,16 @@ import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
 import { loadConfig } from '../config/config-loader.js';
+import { REASON } from '../names.js';
 import { WarningMemory, outsidePoolsEvent, reconcileService, relearn, type ServiceEvent } from './reconcile.js';
 import { WorkQueue } from './work-queue.js';
 
 export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
+  /** Of the leader Lease and the heartbeat key Secret (and of the ConfigMap unless configNamespace says another). */
   readonly namespace: string;
+  /** Where the ConfigMap is read; defaults to `namespace`. */
+  readonly configNamespace?: string;
   readonly configMap: string;
   /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
   readonly configFormat?: ConfigFormat;
@@ -80,7 +84,8 @@ export class Controller {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { namespace, configMap, metrics } = this.opts;
+    const { configMap, metrics } = this.opts;
+    const namespace = this.opts.configNamespace ?? this.opts.namespace;
     const apiError = (op: string) => () => metrics.apiErrors.inc({ operation: op });
     this.services = new ResilientInformer<V1Service>({
       name: 'services',
@@ -153,7 +158,8 @@ export class Controller {
   }
 
   private applyConfig(): void {
-    const { configMap, namespace, metrics } = this.opts;
+    const { configMap, metrics } = this.opts;
+    const namespace = this.opts.configNamespace ?? this.opts.namespace;
     const cm = this.configMaps.get(configMap, namespace);
     const loaded = loadConfig(cm, this.opts.configFormat);
     if (loaded.source === this.configSource) return;
@@ -175,7 +181,16 @@ export class Controller {
       }
       return;
     }
-    if (loaded.warnings.length > 0) this.log.warn({ configMap: `${namespace}/${configMap}`, warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
+    if (loaded.warnings.length > 0) {
+      const warnings = loaded.warnings.map(formatWarning);
+      this.log.warn({ configMap: `${namespace}/${configMap}`, warnings }, `${this.opts.configFormat} config converted with warnings`);
+      if (cm?.metadata?.uid) {
+        this.events.record(
+          { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
+          { type: 'Warning', reason: REASON.conversionWarnings, message: `${this.opts.configFormat} config read with ${warnings.length} change(s) of meaning: ${warnings.join('; ')}` },
+        );
+      }
+    }
     this.haveConfig = true;
     this.configArrived?.();
     this.configArrived = undefined;

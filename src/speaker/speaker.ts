@@ -46,7 +46,10 @@ export interface HeartbeatTimers {
 export interface SpeakerOptions {
   readonly kubeConfig: KubeConfig;
   readonly node: string;
+  /** Of the heartbeat key Secret (and of the ConfigMap unless configNamespace says another). */
   readonly namespace: string;
+  /** Where the ConfigMap is read; defaults to `namespace`. */
+  readonly configNamespace?: string;
   /** Where this node's speaker Lease is written. */
   readonly leaseNamespace: string;
   readonly configMap: string;
@@ -197,7 +200,8 @@ export class Speaker {
       this.endpoints = eps;
       this.readyNodesOf = () => readyNodesFromEndpoints(eps.list());
     }
-    this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${namespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace }));
+    const configNamespace = this.opts.configNamespace ?? namespace;
+    this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${configNamespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace: configNamespace }));
     const informers = [this.services, this.nodes, this.endpoints, this.configMaps] as ResilientInformer<object>[];
     for (const inf of informers) {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => (this.dirty = true));
@@ -321,7 +325,7 @@ export class Speaker {
   }
 
   private applyConfig(): void {
-    const cm = this.configMaps.get(this.opts.configMap, this.opts.namespace);
+    const cm = this.configMaps.get(this.opts.configMap, this.opts.configNamespace ?? this.opts.namespace);
     const loaded = loadConfig(cm, this.opts.configFormat);
     if (loaded.source === this.configSource) return;
     this.configSource = loaded.source;

@@ -10,6 +10,7 @@ import { formatAge } from './status-table.js';
 
 /** What the report is about: where barelb keeps its ConfigMap and Leases, and which Services it handles. */
 export interface StatusScope {
+  /** The ConfigMap's (--config-namespace, else --namespace). */
   readonly namespace: string;
   readonly configMap: string;
   /** How the ConfigMap is written, as the controller's --config-format. */

@@ -21,7 +21,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--lease-namespace', '--config-map', '--lb-class', '--interface', '--forward', '--forward-mark', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-namespace', '--lease-namespace', '--config-map', '--lb-class', '--interface', '--forward', '--forward-mark', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
@@ -76,15 +76,16 @@ t.test('SIGTERM while the API server is unreachable: exits at once with 0', asyn
   t.ok(Date.now() - start < 3000, `exited ${Date.now() - start} ms after SIGTERM`);
 });
 
-t.test('--config-format metallb: the speaker reads a MetalLB ConfigMap as it is', async (t) => {
+t.test('--config-format metallb --config-namespace: the speaker reads a MetalLB ConfigMap as it is, where it is', async (t) => {
   const ns = uniqueName('speaker-metallb');
-  await namespaces(t, ns);
+  const own = uniqueName('speaker-own');
+  await namespaces(t, ns, own);
   await apply(
     `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: ${ns}}\ndata:\n  config: |\n    address-pools:\n    - name: lan\n      protocol: layer2\n      addresses: [192.0.2.240/29]\n`,
   );
   const child = spawn(
     process.execPath,
-    [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', ns, '--lease-namespace', ns, '--config-map', 'config', '--config-format', 'metallb', '--metrics-addr', ''],
+    [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', own, '--config-namespace', ns, '--lease-namespace', own, '--config-map', 'config', '--config-format', 'metallb', '--metrics-addr', ''],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   t.teardown(() => child.kill('SIGKILL'));
@@ -94,4 +95,5 @@ t.test('--config-format metallb: the speaker reads a MetalLB ConfigMap as it is'
   await eventually('the speaker to load the config', 30_000, async () => (/"msg":"config loaded"/.test(out) ? true : undefined));
   t.notMatch(out, /invalid config rejected/, 'not read as barelb\'s own format');
   t.match(out, /"configFormat":"metallb"/, 'says which format it reads');
+  t.match(out, new RegExp(`"configNamespace":"${ns}"`), 'and where');
 });

@@ -11,7 +11,7 @@
 import t from 'tap';
 import yaml from 'js-yaml';
 import {
-  apply, createServices, eventsFor, eventually, getService, ingressIps, namespaces, startController, uniqueName, type RunningController,
+  apply, createServices, eventsFor, eventually, getService, ingressIps, kubectl, namespaces, startController, uniqueName, type RunningController,
 } from '../harness.js';
 
 const POOL_ANNOTATION = 'barelb.io/allocated-from-pool';
@@ -44,10 +44,11 @@ async function conversionWarnings(c: RunningController): Promise<string[]> {
   });
 }
 
-t.test('--config-format metallb assigns from a MetalLB ConfigMap', async (t) => {
+t.test('--config-format metallb assigns from a MetalLB ConfigMap, read where it is (--config-namespace)', async (t) => {
   const cfgNs = uniqueName('fc-metallb');
   const apps = uniqueName('fc-apps');
-  await namespaces(t, cfgNs, apps);
+  const own = uniqueName('fc-barelb');
+  await namespaces(t, cfgNs, apps, own);
   const metallb = yaml.dump({
     'address-pools': [
       { name: 'Office_LAN', protocol: 'layer2', addresses: ['198.51.100.16 - 198.51.100.23'] },
@@ -55,7 +56,8 @@ t.test('--config-format metallb assigns from a MetalLB ConfigMap', async (t) => 
     ],
   });
   await apply(configMap(cfgNs, 'config', { config: metallb }));
-  const ctl = await startController(t, ['--namespace', cfgNs, '--config-map', 'config', '--config-format', 'metallb', '--lease-name', uniqueName('lease')]);
+  const lease = uniqueName('lease');
+  const ctl = await startController(t, ['--namespace', own, '--config-namespace', cfgNs, '--config-map', 'config', '--config-format', 'metallb', '--lease-name', lease]);
 
   await createServices([{ name: 'web', namespace: apps }]);
   t.same(await assigned(apps, 'web'), { ips: ['198.51.100.16'], pool: 'office-lan' }, 'the lowest address of the first auto-assign pool');
@@ -63,6 +65,14 @@ t.test('--config-format metallb assigns from a MetalLB ConfigMap', async (t) => 
   t.same(await assigned(apps, 'api'), { ips: ['203.0.113.16'], pool: 'public' }, 'an auto-assign: false pool, asked for by name');
   await untilMetric(ctl, 'barelb_config_valid', 1);
   t.match(await conversionWarnings(ctl), [/address-pools\[0\]\.name: pool "Office_LAN" is named "office-lan"/], 'the rename is logged');
+  const converted = await eventually('a ConversionWarnings event on the ConfigMap', 30_000, async () =>
+    (await eventsFor(cfgNs, 'ConfigMap', 'config')).find((e) => e.type === 'Warning' && e.reason === 'ConversionWarnings'),
+  );
+  t.match(converted.message, /^metallb config read with 1 change\(s\) of meaning: address-pools\[0\]\.name: pool "Office_LAN" is named "office-lan"/, 'and put in an Event');
+  // barelb's own objects stay in --namespace: nothing of barelb is written into MetalLB's namespace.
+  t.match(await kubectl(['get', 'lease', '-n', own, lease, '-o', 'name']), /lease/, `the leader Lease is in ${own}`);
+  t.match(await kubectl(['get', 'secret', '-n', own, 'barelb-heartbeat-key', '-o', 'name']), /barelb-heartbeat-key/, `the heartbeat key Secret is in ${own}`);
+  t.equal((await kubectl(['get', 'leases,secrets', '-n', cfgNs, '-o', 'name'])).split('\n').filter((l) => /lease|barelb/.test(l)).join(','), '', `no Lease or barelb Secret in ${cfgNs}`);
 
   // A bgp pool is invalid: rejected like any invalid config, the last good one stays.
   const bgp = yaml.dump({ 'address-pools': [{ name: 'edge', protocol: 'bgp', addresses: ['198.51.100.16/29'] }] });

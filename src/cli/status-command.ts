@@ -33,7 +33,8 @@ ${LEASE_NAMESPACE_HELP}
   -h, --help             show this help
 
 Runs with your own credentials, which need list on services and events in all
-namespaces, on configmaps in --namespace, and on leases in --lease-namespace.
+namespaces, on configmaps in --config-namespace (else --namespace), and on leases in
+--lease-namespace.
 
 Exit status: 0 the report was printed (problems or not, unless --fail-on-problems);
 1 problems found with --fail-on-problems; 2 bad flags or the cluster could not be read.
@@ -45,7 +46,7 @@ export class StatusReadError extends BarelbError {
   readonly code = 'BARELB_STATUS_READ';
   constructor(what: string, cause: unknown) {
     const refused = statusCodeOf(cause) === 401 || statusCodeOf(cause) === 403;
-    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, on configmaps in --namespace, and on leases in --lease-namespace)' : '';
+    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, on configmaps in --config-namespace (else --namespace), and on leases in --lease-namespace)' : '';
     super(`cannot list ${what}: ${describeApiError(cause)}${hint}`, { cause });
   }
 }

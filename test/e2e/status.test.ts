@@ -180,7 +180,7 @@ t.test('kubectl barelb status: found by kubectl on PATH, reading $KUBECONFIG', a
   t.equal(json.code, 0, `--kubeconfig wins over $KUBECONFIG: ${json.stderr}`);
   t.equal((JSON.parse(json.stdout) as StatusJson).problems[0]?.object, `${NS}/outside`);
   const help = await run('kubectl', ['barelb', 'status', '--help'], env);
-  t.match(help.stdout, /need list on services and events in all\s+namespaces, on configmaps in --namespace, and on leases in --lease-namespace/, 'the help names the RBAC it needs');
+  t.match(help.stdout, /need list on services and events in all\s+namespaces, on configmaps in --config-namespace \(else --namespace\), and on leases in\s+--lease-namespace/, 'the help names the RBAC it needs');
 });
 
 t.test('list on services, events, configmaps and leases is all it needs; without it, it says what is missing', async (t) => {

@@ -2,6 +2,8 @@
 #
 #   docker build -t barelb:0.1.0 .
 #
+# (Without a registry, scripts/image.sh builds it with podman on stand-in base images.)
+#
 # Build stage: dependencies, the packet-socket addon (npm ci runs node-gyp through the
 # package's install script) and the TypeScript build; then the dev dependencies go.
 FROM node:20-bookworm AS build
@@ -17,8 +19,12 @@ COPY src/ src/
 RUN npm run build
 RUN npm prune --omit=dev
 
-# Runtime stage: Node, the compiled program, its production dependencies and the addon.
+# Runtime stage: Node, the compiled program, its production dependencies and the addon, plus
+# nft, which the speaker runs for `--forward nodeport` (examples/nodeport).
 FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nftables \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /src/package.json ./

@@ -1,7 +1,9 @@
 /** What the speaker benchmarks read from the lab: the API server's counters, processes' cost, speakers' metrics, ARP. */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { eventually, inNs, kubectl, lab, macOf, metricOf, type Proc } from '../testkit/lab.js';
+import path from 'node:path';
+import { familyOf } from '../src/net/ip.js';
+import { ROOT, eventually, inNs, kubectl, lab, macOf, metricOf, ndiscMacs, type Proc } from '../testkit/lab.js';
 import { median } from './allocator.js';
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -30,20 +32,46 @@ export interface ArpSample {
   readonly vipReplies: number;
 }
 
+/** Per-reply round trips (µs) of `count` questions for `ip` from the client. */
+export type ReplyTimes = (ip: string, count: number) => Promise<number[]>;
+
+/**
+ * Round trips for each pair of `pairs`, [VIP (answered by a speaker), a node's own address (answered by its
+ * kernel)], `samples` questions to each address in 3 batches, every address's batch in turn each time, so
+ * machine noise hits all alike. Per pair undefined if either address never answered.
+ */
+export async function repliesInterleaved(pairs: readonly (readonly [string, string])[], samples: number, times: ReplyTimes): Promise<(ArpSample | undefined)[]> {
+  const per = Math.ceil(samples / 3);
+  const seen = pairs.map(() => [[] as number[], [] as number[]] as const);
+  for (let round = 0; round < 3; round++) {
+    for (const [i, pair] of pairs.entries()) for (const j of [0, 1] as const) seen[i]?.[j].push(...(await times(pair[j], per)));
+  }
+  return seen.map(([v, k]) =>
+    v.length === 0 || k.length === 0
+      ? undefined
+      : { vipMedianUs: median(v), vipP99Us: percentile(v, 99), kernelMedianUs: median(k), kernelP99Us: percentile(k, 99), samples: per * 3, vipReplies: v.length },
+  );
+}
+
 /**
  * ARP round trips for `vip` (answered by a speaker) beside `kernelIp` (a node's own address, answered by
  * the kernel), in interleaved batches so machine noise hits both alike. Undefined if either never answered.
  */
 export async function arpInterleaved(vip: string, kernelIp: string, samples: number): Promise<ArpSample | undefined> {
-  const v: number[] = [];
-  const k: number[] = [];
-  const per = Math.ceil(samples / 3);
-  for (let round = 0; round < 3; round++) {
-    v.push(...(await arpTimes(vip, per)));
-    k.push(...(await arpTimes(kernelIp, per)));
-  }
-  if (v.length === 0 || k.length === 0) return undefined;
-  return { vipMedianUs: median(v), vipP99Us: percentile(v, 99), kernelMedianUs: median(k), kernelP99Us: percentile(k, 99), samples: per * 3, vipReplies: v.length };
+  return (await repliesInterleaved([[vip, kernelIp]], samples, arpTimes))[0];
+}
+
+const NEIGHBOUR_PROBE = path.join(ROOT, 'dist/bench/neighbour-probe.js');
+
+/**
+ * Round trips (µs) of `count` questions for `ip` from the client, timed by bench/neighbour-probe.ts: a
+ * Neighbor Solicitation for an IPv6 address, an ARP request for an IPv4 one, one every 20 ms.
+ */
+export async function probeTimes(ip: string, count: number): Promise<number[]> {
+  const out = await inNs(lab.clientNs, process.execPath, [
+    NEIGHBOUR_PROBE, '--src-ip6', lab.clientIp6, '--src-ip4', lab.clientIp, '--count', String(count), '--gap', '20', '--timeout', '100', ip,
+  ], 120_000);
+  return (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { times?: number[] }).times ?? [];
 }
 
 /** The one MAC that answered a single ARP request for `ip` from the client, waiting up to 100 ms ('' when none answered). */
@@ -52,6 +80,18 @@ export async function arpOnce(ip: string): Promise<string> {
   const macs = [...new Set([...out.matchAll(/from ([0-9a-f:]{17})/g)].map((m) => m[1] as string))];
   return macs.length === 1 ? (macs[0] as string) : macs.length > 1 ? 'several' : '';
 }
+
+/** The one MAC that answered a single Neighbor Solicitation for `ip` from the client within 100 ms; '' or 'several' as arpOnce. */
+export async function ndpOnce(ip: string): Promise<string> {
+  const macs = await ndiscMacs(ip, 100);
+  return macs.length === 1 ? (macs[0] as string) : macs.length > 1 ? 'several' : '';
+}
+
+/** arpOnce or ndpOnce, by the family of `ip`. */
+export const neighbourOnce = (ip: string): Promise<string> => (familyOf(ip) === 'IPv6' ? ndpOnce(ip) : arpOnce(ip));
+
+/** http://IP/, an IPv6 address in brackets. */
+export const urlOf = (ip: string): string => (familyOf(ip) === 'IPv6' ? `http://[${ip}]/` : `http://${ip}/`);
 
 /** node → its eth0 MAC, and back. */
 export async function nodeMacs(): Promise<Map<string, string>> {

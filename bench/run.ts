@@ -4,7 +4,7 @@
  * only ratios measured side by side in one run mean anything.
  *
  * BARELB_BENCH=short runs smaller counts (a try-out in a few minutes); it and
- * BARELB_BENCH_ONLY=allocator,controller,speaker,scale,jitter,soak (sections to run)
+ * BARELB_BENCH_ONLY=allocator,controller,speaker,ndp,scale,jitter,soak (sections to run)
  * write .lab/benchmarks-short.md, leaving docs/ alone. Counts: BARELB_BENCH_SERVICES
  * (controller, default 1000), BARELB_BENCH_SCALE_SERVICES (scale, jitter and soak share
  * one lab of that many Services; default 5000), BARELB_BENCH_SOAK_MINUTES (default 30,
@@ -18,6 +18,7 @@ import { benchAllocator } from './allocator.js';
 import { benchController } from './controller.js';
 import { benchJitter, type IntervalStats, type JitterResult } from './jitter.js';
 import type { ArpSample } from './lab-probes.js';
+import { benchNdp } from './ndp.js';
 import { benchScale, setupScale, type ScaleBenchResult, type ScaleLab } from './scale.js';
 import { benchSoak, type SoakResult } from './soak.js';
 import { benchSpeaker, type FailoverKind, type FailoverRun, type SpeakerBenchResult, type WriteWindow } from './speaker.js';
@@ -104,6 +105,14 @@ const median = (xs: readonly number[]): number => {
   return s.length ? (s[Math.floor(s.length / 2)] as number) : NaN;
 };
 
+// Before the first section that prints failovers: top-level code runs in order.
+const FAILOVER_KINDS = ['kill', 'link-down', 'sigterm'] as const;
+const FAILOVER_WHAT: Record<FailoverKind, string> = {
+  kill: "kill -9 of the holder's speaker",
+  'link-down': "the holder's link down (`ip link set eth0 down` in its namespace; up again after)",
+  sigterm: "SIGTERM of the holder's speaker",
+};
+
 let speakerResult: SpeakerBenchResult | undefined;
 if (runs('speaker')) {
   if (!inLab) {
@@ -128,8 +137,8 @@ if (runs('speaker')) {
   out();
 }
 
-function arpTable(rows: [string, ArpSample | undefined, 'kernel' | 'vip'][], samples: number): void {
-  out(`ARP replies, up to ${samples} requests each from the client (arping), in interleaved batches:`);
+function arpTable(rows: [string, ArpSample | undefined, 'kernel' | 'vip'][], samples: number, intro = `ARP replies, up to ${samples} requests each from the client (arping), in interleaved batches:`): void {
+  out(intro);
   out();
   out('| answered by | replies | median | p99 | median ratio to the kernel |');
   out('|---|---:|---:|---:|---:|');
@@ -142,11 +151,6 @@ function arpTable(rows: [string, ArpSample | undefined, 'kernel' | 'vip'][], sam
 }
 
 function failoverSection(runs: readonly FailoverRun[]): void {
-  const what: Record<FailoverKind, string> = {
-    kill: "kill -9 of the holder's speaker",
-    'link-down': "the holder's link down (`ip link set eth0 down` in its namespace; up again after)",
-    sigterm: "SIGTERM of the holder's speaker",
-  };
   const goals: Record<FailoverKind, [string, (served: number[]) => boolean]> = {
     kill: ['median ≤ 0.6 s, max ≤ 1 s', (x) => median(x) <= 600 && Math.max(...x) <= 1000],
     'link-down': ['(no goal; as kill -9)', () => true],
@@ -156,18 +160,63 @@ function failoverSection(runs: readonly FailoverRun[]): void {
   out();
   out('| holder lost by | runs | switch: median | switch: max | neighbour: median | failed requests (all runs) | longest gap between answers | goal (switch) | |');
   out('|---|---:|---:|---:|---:|---:|---:|---|---|');
-  for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
+  for (const kind of FAILOVER_KINDS) {
     const rs = runs.filter((r) => r.kind === kind);
     if (rs.length === 0) continue;
-    const served = rs.map((r) => r.servedMs ?? Infinity);
-    const neigh = rs.map((r) => r.neighMs ?? Infinity);
     const [g, ok] = goals[kind];
-    out(`| ${what[kind]} | ${rs.length} | ${ms(median(served))} | ${ms(Math.max(...served))} | ${ms(median(neigh))} | ${rs.reduce((a, r) => a + r.failed, 0)} of ${rs.reduce((a, r) => a + r.requests, 0)} | ${ms(Math.max(...rs.map((r) => r.gapMs)))} | ${g} | ${kind === 'link-down' ? '' : goal(ok(served))} |`);
+    out(`| ${FAILOVER_WHAT[kind]} | ${failoverCells(rs)} | ${g} | ${kind === 'link-down' ? '' : goal(ok(rs.map((r) => r.servedMs ?? Infinity)))} |`);
   }
   out();
-  for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
-    const rs = runs.filter((r) => r.kind === kind);
-    if (rs.length) out(`- ${kind}, switch per run (ms): ${rs.map((r) => (r.servedMs === undefined ? 'none' : r.servedMs.toFixed(0))).join(', ')}; neighbour: ${rs.map((r) => (r.neighMs === undefined ? 'none' : r.neighMs.toFixed(0))).join(', ')}.`);
+  for (const kind of FAILOVER_KINDS) failoverPerRun(kind, runs.filter((r) => r.kind === kind));
+  out();
+}
+
+/** Runs, switch median and max, neighbour median, failed requests, longest gap: table cells for runs of one kind. */
+function failoverCells(rs: readonly FailoverRun[]): string {
+  const served = rs.map((r) => r.servedMs ?? Infinity);
+  const neigh = rs.map((r) => r.neighMs ?? Infinity);
+  return `${rs.length} | ${ms(median(served))} | ${ms(Math.max(...served))} | ${ms(median(neigh))} | ${rs.reduce((a, r) => a + r.failed, 0)} of ${rs.reduce((a, r) => a + r.requests, 0)} | ${ms(Math.max(...rs.map((r) => r.gapMs)))}`;
+}
+
+function failoverPerRun(label: string, rs: readonly FailoverRun[]): void {
+  const each = (x: number | undefined): string => (x === undefined ? 'none' : x.toFixed(0));
+  if (rs.length) out(`- ${label}, switch per run (ms): ${rs.map((r) => each(r.servedMs)).join(', ')}; neighbour: ${rs.map((r) => each(r.neighMs)).join(', ')}.`);
+}
+
+if (runs('ndp')) {
+  if (!inLab) {
+    out('## NDP: skipped (no lab; run through `npm run bench`, which builds it)');
+  } else {
+    const samples = short ? 150 : 300;
+    const r = await benchNdp({ runs: short ? 2 : 6, samples, perFamily: 4, kinds: ['kill', 'sigterm'] });
+    out(`## NDP: IPv6 VIPs beside IPv4 ones in the dual-stack lab (${r.perFamily} of each family), default timers`);
+    out();
+    arpTable([
+      ["the kernel, Neighbor Advertisement for its node's own IPv6 address (baseline)", r.ndp, 'kernel'],
+      ['barelb speaker, Neighbor Advertisement for an IPv6 VIP', r.ndp, 'vip'],
+      ["the kernel, ARP reply for its node's own IPv4 address (baseline)", r.arp, 'kernel'],
+      ['barelb speaker, ARP reply for an IPv4 VIP', r.arp, 'vip'],
+    ], samples, `Neighbor Solicitations and ARP requests, ${samples} to each address from the client, one every 20 ms, in interleaved batches (three rounds; in each, a batch to every address in turn). One prober times all four (bench/neighbour-probe.ts: the project's PacketSocket and codecs, the clock read around the send and the receive callback), so every row carries the same prober overhead (Node's event loop between the send and the answer's callback) and the rows compare fairly within and across families. That overhead is most of the kernel's time here (on veths the kernel has answered before the prober's send returns), so the ratios are smaller than arping's in the speaker section, which is a C program with less overhead of its own: compare these rows with each other, not with that table. Each VIP is compared with its own holder's address, so the same node answers both:`);
+    if (r.ndp && r.arp) {
+      const extra = (x: ArpSample): string => us(x.vipMedianUs - x.kernelMedianUs);
+      out(`What the speaker adds to the kernel's answer (median minus median, which cancels the prober's overhead): ${extra(r.ndp)} for NDP, ${extra(r.arp)} for ARP. The speaker's NDP answer against its ARP answer, same prober, same batches: median ${(r.ndp.vipMedianUs / r.arp.vipMedianUs).toFixed(2)}x, p99 ${(r.ndp.vipP99Us / r.arp.vipP99Us).toFixed(2)}x.`);
+      out();
+    }
+    out(`Failover of IPv6 VIPs beside IPv4 ones, the families taking turns run by run (IPv4, then IPv6, then IPv4...), measured as in the speaker section (bench/failover-probe.ts). An IPv6 VIP's neighbour entry is followed with \`ip -6 monitor neigh\` (there is no /proc/net/arp for NDP), an IPv4 VIP's by reading /proc/net/arp every 5 ms; **neighbour** for IPv6 is then the time until the new holder's unsolicited Neighbor Advertisement rewrote the client's entry.`);
+    out();
+    out('| holder lost by | family | runs | switch: median | switch: max | neighbour: median | failed requests (all runs) | longest gap between answers | switch median, ratio to IPv4 |');
+    out('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const kind of r.kinds) {
+      const v4 = median(r.failovers.IPv4.filter((x) => x.kind === kind).map((x) => x.servedMs ?? Infinity));
+      for (const family of ['IPv4', 'IPv6'] as const) {
+        const rs = r.failovers[family].filter((x) => x.kind === kind);
+        if (rs.length === 0) continue;
+        const ratio = median(rs.map((x) => x.servedMs ?? Infinity)) / v4;
+        out(`| ${FAILOVER_WHAT[kind]} | ${family} | ${failoverCells(rs)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '-'} |`);
+      }
+    }
+    out();
+    for (const kind of r.kinds) for (const family of ['IPv4', 'IPv6'] as const) failoverPerRun(`${kind}, ${family}`, r.failovers[family].filter((x) => x.kind === kind));
   }
   out();
 }

@@ -8,7 +8,8 @@ import {
 import { median } from './allocator.js';
 import type { ProbeLog } from './failover-probe.js';
 import {
-  apiLeaseWrites, arpInterleaved, arpOnce, nodeMacs, nowMs, peersSettled, progress, sleepMs, speakerReady, speakerSum, type ArpSample,
+  apiLeaseWrites, arpInterleaved, arpOnce, neighbourOnce, nodeMacs, nowMs, peersSettled, progress, sleepMs, speakerReady, speakerSum, urlOf,
+  type ArpSample,
 } from './lab-probes.js';
 
 /** Lease writes over a quiet window: the API server's count, the speakers' own, and the rest (the controller's leader election). */
@@ -73,7 +74,7 @@ export async function writeWindow(seconds: number, ips: number): Promise<WriteWi
 
 /** Starts the prober in the client namespace and waits until it runs. */
 async function startProbe(t: Teardown, vip: string): Promise<Proc> {
-  const p = startIn(t, lab.clientNs, process.execPath, [PROBE, '--url', `http://${vip}/`, '--vip', vip, '--interval', '20', '--timeout', '1000'], 'failover-probe');
+  const p = startIn(t, lab.clientNs, process.execPath, [PROBE, '--url', urlOf(vip), '--vip', vip, '--interval', '20', '--timeout', '1000'], 'failover-probe');
   await eventually('the failover probe', 20_000, async () => (p.output().includes('ready') ? true : undefined), 50);
   return p;
 }
@@ -108,6 +109,71 @@ export function analyse(kind: FailoverKind, from: string, oldMac: string, t0: nu
 }
 
 /**
+ * A fresh namespace `ns`, one pool `lan` of `ranges`, the controller and a speaker on every node (logging at
+ * warn), and on every node a backend named after it (on its IPv6 address too with `ipv6`): Services
+ * externalTrafficPolicy Local then name the node the client's traffic went to. Stopped through `t`.
+ */
+export async function startSpeakerLab(t: Teardown, ns: string, ranges: readonly string[], ipv6 = false): Promise<{ speakers: Map<string, Proc>; start(node: string): void }> {
+  await createBarelbNamespaces();
+  await kubectl(['create', 'namespace', ns]);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [${ranges.join(', ')}]\n`);
+  startController(t, ['--log-level', 'warn']);
+  const speakers = new Map<string, Proc>();
+  const start = (n: string): void => void speakers.set(n, startSpeaker(t, n, ['--log-level', 'warn']));
+  for (const n of lab.nodes) start(n);
+  for (const n of lab.nodes) {
+    startBackend(t, n, 8080, n);
+    if (ipv6) startBackend(t, n, 8080, n, lab.nodeIp6(n));
+  }
+  return { speakers, start };
+}
+
+/** What a failover run needs: the running speakers (replaced as they are restarted), how to start one, and the nodes' MACs. */
+export interface FailoverLab {
+  readonly t: Teardown;
+  readonly speakers: Map<string, Proc>;
+  start(node: string): void;
+  /** MAC → node. */
+  readonly macs: ReadonlyMap<string, string>;
+  say(message: string): void;
+}
+
+/**
+ * One failover of `vip` (IPv4 or IPv6; its Service externalTrafficPolicy Local with a backend named after
+ * each node) seen from the client by the prober: kill -9, SIGTERM or link down of its holder, then the holder
+ * restored (speaker restarted, or link up). Undefined when the VIP has no single holder that answers.
+ */
+export async function failoverOnce(f: FailoverLab, kind: FailoverKind, vip: string, label: string): Promise<FailoverRun | undefined> {
+  await peersSettled();
+  const oldMac = await eventually(`a single holder of ${vip}`, 15_000, async () => {
+    const mac = await neighbourOnce(vip);
+    return f.macs.has(mac) && (await fetchFromClient(urlOf(vip))) ? mac : undefined;
+  }, 500).catch(() => '');
+  const from = f.macs.get(oldMac);
+  if (!from) {
+    f.say(`${kind}: ${vip} has no single holder or does not answer; skipped`);
+    return undefined;
+  }
+  const probe = await startProbe(f.t, vip);
+  await sleepMs(300);
+  const t0 = nowMs();
+  const speaker = f.speakers.get(from) as Proc;
+  if (kind === 'kill') speaker.child.kill('SIGKILL');
+  else if (kind === 'sigterm') speaker.child.kill('SIGTERM');
+  else await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'down']);
+  await sleepMs(kind === 'sigterm' ? 1500 : 2500);
+  const run = analyse(kind, from, oldMac, t0, await stopProbe(probe));
+  f.say(`${kind} ${label} of ${from} (${vip}): served by another node after ${run.servedMs?.toFixed(0)} ms, neighbour entry after ${run.neighMs?.toFixed(0)} ms, ${run.failed} of ${run.requests} failed`);
+  if (kind === 'link-down') await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'up']);
+  else {
+    await speaker.kill('SIGKILL'); // waits for the exit (already gone, or finishing its SIGTERM)
+    f.start(from);
+    await speakerReady(from);
+  }
+  return run;
+}
+
+/**
  * In the lab with 50 VIPs on the LAN: ARP reply latency of a VIP (answered by the speaker) beside a node's
  * own address (answered by the kernel), iperf3 through the VIP beside NodeIP:NodePort, the Lease writes at
  * steady state, and failover seen from the client after kill -9, link down and SIGTERM of the holder.
@@ -117,16 +183,7 @@ export async function benchSpeaker(o: { runs: number; arpSamples: number; window
   const t: Teardown = { teardown: (fn) => cleanups.push(fn) };
   const say = (m: string): void => progress('speaker', m);
   try {
-    await createBarelbNamespaces();
-    await kubectl(['create', 'namespace', NS]);
-    await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${SYSTEM}}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [${POOL}]\n`);
-    startController(t, ['--log-level', 'warn']);
-    const speakers = new Map<string, Proc>();
-    const start = (n: string): void => void speakers.set(n, startSpeaker(t, n, ['--log-level', 'warn']));
-    for (const n of lab.nodes) start(n);
-    // Every node runs a backend named after it; the web Services are externalTrafficPolicy Local, so the
-    // answer names the node the client's traffic went to.
-    for (const n of lab.nodes) startBackend(t, n, 8080, n);
+    const { speakers, start } = await startSpeakerLab(t, NS, [POOL]);
     const node1 = lab.nodes[0] as string;
     startIn(t, lab.nodeNs(node1), 'iperf3', ['-s', '-B', lab.nodeIp(node1), '-p', '5201'], 'iperf3');
     const webCount = 49;
@@ -164,37 +221,12 @@ export async function benchSpeaker(o: { runs: number; arpSamples: number; window
     say(`writes: ${writes.apiPerS.toFixed(2)}/s (speakers ${writes.speakersPerS.toFixed(2)}/s)`);
 
     const failovers: FailoverRun[] = [];
+    const f: FailoverLab = { t, speakers, start, macs, say };
     let next = 0;
     for (const kind of ['kill', 'link-down', 'sigterm'] as const) {
       for (let i = 0; i < o.runs; i++) {
-        await peersSettled();
-        const vip = vips[next++ % vips.length] as string;
-        const oldMac = await eventually(`a single holder of ${vip}`, 15_000, async () => {
-          const mac = await arpOnce(vip);
-          return macs.has(mac) && (await fetchFromClient(`http://${vip}/`)) ? mac : undefined;
-        }, 500).catch(() => '');
-        const from = macs.get(oldMac);
-        if (!from) {
-          say(`${kind}: ${vip} has no single holder or does not answer; skipped`);
-          continue;
-        }
-        const probe = await startProbe(t, vip);
-        await sleepMs(300);
-        const t0 = nowMs();
-        const speaker = speakers.get(from) as Proc;
-        if (kind === 'kill') speaker.child.kill('SIGKILL');
-        else if (kind === 'sigterm') speaker.child.kill('SIGTERM');
-        else await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'down']);
-        await sleepMs(kind === 'sigterm' ? 1500 : 2500);
-        const run = analyse(kind, from, oldMac, t0, await stopProbe(probe));
-        failovers.push(run);
-        say(`${kind} ${i + 1}/${o.runs} of ${from} (${vip}): served by another node after ${run.servedMs?.toFixed(0)} ms, neighbour entry after ${run.neighMs?.toFixed(0)} ms, ${run.failed} of ${run.requests} failed`);
-        if (kind === 'link-down') await inNs(lab.nodeNs(from), 'ip', ['link', 'set', 'eth0', 'up']);
-        else {
-          await speaker.kill('SIGKILL'); // waits for the exit (already gone, or finishing its SIGTERM)
-          start(from);
-          await speakerReady(from);
-        }
+        const run = await failoverOnce(f, kind, vips[next++ % vips.length] as string, `${i + 1}/${o.runs}`);
+        if (run) failovers.push(run);
       }
     }
     return {

@@ -3,24 +3,7 @@
 // INTERVAL ms, through the project's packet socket and encoder. Prints
 // {"frames": n, "firstMs": t0, "lastMs": t1} (epoch ms) as one JSON line.
 //   node arp-spoofer.mjs VIP MAC COUNT INTERVAL
-import { MacAddress, encodeGratuitousArp } from '../../dist/src/net/arp-frame.js';
-import { IpAddress } from '../../dist/src/net/ip.js';
-import { PacketSocket } from '../../dist/src/net/packet-socket.js';
+import { encodeGratuitousArp } from '../../dist/src/net/arp-frame.js';
+import { spoof } from './spoof-loop.mjs';
 
-const [vipText, macText, count = '1', interval = '0'] = process.argv.slice(2);
-const vip = IpAddress.parse(vipText);
-const localMac = MacAddress.parse(macText);
-const sock = PacketSocket.open('eth0', () => {}, () => {});
-let frames = 0;
-const firstMs = Date.now();
-let lastMs = firstMs;
-for (let i = 0; i < Number(count); i++) {
-  if (i > 0) await new Promise((r) => setTimeout(r, Number(interval)));
-  for (const form of ['request', 'reply']) {
-    sock.send(encodeGratuitousArp({ localMac, vip, form }));
-    frames++;
-  }
-  lastMs = Date.now();
-}
-sock.close();
-console.log(JSON.stringify({ frames, firstMs, lastMs }));
+await spoof((vip, localMac) => ['request', 'reply'].map((form) => encodeGratuitousArp({ localMac, vip, form })));

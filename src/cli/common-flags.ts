@@ -22,15 +22,16 @@ export function clusterFlagsHelp(namespaceHolds: string, lbClassVerb: string, co
                          then the in-cluster ServiceAccount)
   --namespace NS         namespace of ${namespaceHolds}, and of the ConfigMap unless
                          --config-namespace says another (default: barelb-system)
-  --config-namespace NS  namespace of the ConfigMap (default: --namespace), e.g.
-                         metallb-system to read MetalLB's ConfigMap where it is
+  --config-namespace NS  namespace of the ConfigMap, or of MetalLB's objects with
+                         --config-format metallb-crds (default: --namespace), e.g.
+                         metallb-system to read MetalLB's config where it is
   --config-map NAME      ConfigMap holding the pools (default: barelb-config)
 ${configFormatHelp}
   --lb-class CLASS       ${lbClassVerb} Services whose spec.loadBalancerClass is unset or CLASS
                          (default: ${DEFAULT_LB_CLASS})`;
 }
 
-/** Where the ConfigMap is read: --config-namespace, else --namespace. */
+/** Where the ConfigMap (or MetalLB's objects) is read: --config-namespace, else --namespace. */
 export function configNamespaceOf(values: { namespace: string; 'config-namespace'?: string | undefined }): string {
   return values['config-namespace'] ?? values.namespace;
 }

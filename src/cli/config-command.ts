@@ -41,17 +41,21 @@ Flags:
 Exit status: 0 converted (warnings or not), 2 the input cannot be converted
 (every problem is listed) or a flag is wrong.
 
-The controller and the speaker can also read the foreign ConfigMap as it is:
-see --config-format in 'barelb controller --help'.`;
+The controller and the speaker can also read the foreign ConfigMap, or MetalLB's
+objects, as they are: see --config-format in 'barelb controller --help'.`;
 
 const FROM: readonly ForeignFormat[] = ['metallb', 'kube-vip'];
 
 /** The --config-format lines of the controller's and the speaker's help. */
-export const CONFIG_FORMAT_HELP = `  --config-format F      how that ConfigMap is written (default: barelb):
-                         metallb: MetalLB's pre-0.13 format, YAML under "config"
-                           (usually --namespace metallb-system --config-map config);
+export const CONFIG_FORMAT_HELP = `  --config-format F      how the pool config is kept (default: barelb, barelb's ConfigMap):
+                         metallb: MetalLB's pre-0.13 ConfigMap, YAML under "config"
+                           (usually --config-namespace metallb-system --config-map config);
+                         metallb-crds: MetalLB's IPAddressPool and L2Advertisement objects
+                           (0.13 and later): all of them in --config-namespace, usually
+                           metallb-system; --config-map is not used. Needs get, list, watch
+                           on them there (examples/metallb-crds/rbac.yaml);
                          kube-vip: kube-vip-cloud-provider's cidr-*/range-* keys
-                           (usually --namespace kube-system --config-map kubevip);
+                           (usually --config-namespace kube-system --config-map kubevip);
                          converted as 'barelb config convert' does, warnings logged`;
 
 /** The value of --config-format, checked. */

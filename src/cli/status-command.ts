@@ -1,8 +1,10 @@
 import { parseArgs } from 'node:util';
-import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { BarelbError } from '../errors.js';
 import { describeApiError, statusCodeOf } from '../k8s/api-error.js';
+import { CONFIG_IN_FORCE_NAME } from '../k8s/config-in-force.js';
 import { loadKubeConfig } from '../k8s/kubeconfig.js';
+import { readMetallbObjectsView } from '../k8s/metallb-objects.js';
 import { toServiceView } from '../k8s/service-view.js';
 import { statusJson } from '../status/status-json.js';
 import { buildStatusReport, type StatusScope } from '../status/status-report.js';
@@ -25,8 +27,10 @@ what is known of why), IPs two nodes announce, nodes announcing that no other
 speaker hears on the LAN, and IPs announced that no Service shows.
 
 Flags:
-${clusterFlagsHelp("the controller's Events", 'report', `  --config-format F      how that ConfigMap is written: barelb (default), metallb or
-                         kube-vip; give what the controller runs with`)}
+${clusterFlagsHelp("the controller's Events", 'report', `  --config-format F      how the pool config is kept: barelb (default), metallb,
+                         kube-vip (ConfigMaps) or metallb-crds (MetalLB's IPAddressPool and
+                         L2Advertisement objects in --config-namespace); give what the
+                         controller runs with`)}
 ${LEASE_NAMESPACE_HELP}
   -o, --output FORMAT    table (default) or json
   --fail-on-problems     exit 1 when there is any problem (for scripts and probes)
@@ -34,7 +38,8 @@ ${LEASE_NAMESPACE_HELP}
 
 Runs with your own credentials, which need list on services and events in all
 namespaces, on configmaps in --config-namespace (else --namespace), and on leases in
---lease-namespace.
+--lease-namespace; with --config-format metallb-crds, on ipaddresspools and
+l2advertisements (metallb.io) in --config-namespace instead of configmaps.
 
 Exit status: 0 the report was printed (problems or not, unless --fail-on-problems);
 1 problems found with --fail-on-problems; 2 bad flags or the cluster could not be read.
@@ -46,7 +51,7 @@ export class StatusReadError extends BarelbError {
   readonly code = 'BARELB_STATUS_READ';
   constructor(what: string, cause: unknown) {
     const refused = statusCodeOf(cause) === 401 || statusCodeOf(cause) === 403;
-    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, on configmaps in --config-namespace (else --namespace), and on leases in --lease-namespace)' : '';
+    const hint = refused ? ' (barelb status needs list on services and events in all namespaces, on configmaps (with --config-format metallb-crds: ipaddresspools and l2advertisements) in --config-namespace (else --namespace), and on leases in --lease-namespace)' : '';
     super(`cannot list ${what}: ${describeApiError(cause)}${hint}`, { cause });
   }
 }
@@ -70,7 +75,7 @@ export async function runStatus(argv: string[]): Promise<number> {
   const output = values.output;
   if (output !== 'table' && output !== 'json') throw new InvalidFlagError('output', output, 'table or json');
   const configFormat = parseConfigFormat(values['config-format']);
-  const scope: StatusScope = { namespace: configNamespaceOf(values), configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaseNamespace: values['lease-namespace'] };
+  const scope: StatusScope = { namespace: configNamespaceOf(values), recordNamespace: values.namespace, configMap: values['config-map'], configFormat, lbClass: values['lb-class'], leaseNamespace: values['lease-namespace'] };
   const snapshot = await readSnapshot(loadKubeConfig(values.kubeconfig), scope);
   const report = buildStatusReport(snapshot, scope);
   process.stdout.write(output === 'json' ? `${JSON.stringify(statusJson(report), null, 2)}\n` : `${renderStatusTable(report)}\n`);
@@ -85,16 +90,23 @@ async function readSnapshot(kc: KubeConfig, scope: StatusScope): Promise<StatusS
     call.catch((err: unknown) => {
       throw new StatusReadError(what, err);
     });
-  const { namespace, configMap, leaseNamespace } = scope;
-  const [configMaps, services, leases, serviceEvents, configEvents] = await Promise.all([
-    read(`configmaps in ${namespace}`, core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${configMap}` })),
+  const { namespace, configMap, leaseNamespace, recordNamespace = namespace } = scope;
+  // --config-format metallb-crds: MetalLB's objects instead of the ConfigMap.
+  const metallb = scope.configFormat === 'metallb-crds';
+  const configObjects = metallb ? await read(`ipaddresspools and l2advertisements (metallb.io) in ${namespace}`, readMetallbObjectsView(kc.makeApiClient(CustomObjectsApi), namespace)) : undefined;
+  const [configMaps, services, leases, serviceEvents, configEvents, record] = await Promise.all([
+    metallb ? { items: [] } : read(`configmaps in ${namespace}`, core.listNamespacedConfigMap({ namespace, fieldSelector: `metadata.name=${configMap}` })),
     read('services in all namespaces', core.listServiceForAllNamespaces()),
     read(`leases in ${leaseNamespace}`, coordination.listNamespacedLease({ namespace: leaseNamespace })),
     read('events in all namespaces', core.listEventForAllNamespaces({ fieldSelector: 'involvedObject.kind=Service,type=Warning' })),
     read(`events in ${namespace}`, core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=ConfigMap,involvedObject.name=${configMap}` })),
+    // Optional: without it (or the right to read it) the report just cannot name the config in force.
+    core.listNamespacedConfigMap({ namespace: recordNamespace, fieldSelector: `metadata.name=${CONFIG_IN_FORCE_NAME}` }).then((l) => l.items[0], () => undefined),
   ]);
   return {
     configMap: configMaps.items[0],
+    configInForce: record,
+    configObjects,
     services: services.items.map(toServiceView),
     leases: leases.items.map(toLeaseView),
     events: [...serviceEvents.items, ...configEvents.items].map(toEventView),

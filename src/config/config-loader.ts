@@ -14,9 +14,17 @@ export type LoadedConfig =
  * Reads barelb's config out of its ConfigMap, or with a foreign `format` out
  * of a MetalLB or kube-vip ConfigMap through the converter; invalid foreign
  * config fails the same way invalid barelb config does. No ConfigMap at all is
- * a valid, empty config.
+ * a valid, empty config. `metallb-crds` is no ConfigMap format: always invalid
+ * here (see metallbObjectsView).
  */
 export function loadConfig(cm: V1ConfigMap | undefined, format: ConfigFormat = 'barelb'): LoadedConfig {
+  if (format === 'metallb-crds') {
+    // MetalLB's objects come from the API (metallb-objects-view.ts), never from a ConfigMap.
+    const error = new InvalidConfigError([
+      { path: '', pool: undefined, value: undefined, message: '--config-format metallb-crds reads MetalLB\'s IPAddressPool and L2Advertisement objects, not a ConfigMap' },
+    ]);
+    return { ok: false, error, source: 'metallb-crds' };
+  }
   if (!cm) return { ok: true, config: EMPTY_CONFIG, source: '', warnings: [] };
   if (format !== 'barelb') {
     const data = cm.data ?? {};

@@ -1,4 +1,4 @@
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { formatWarning } from '../config/convert/conversion.js';
@@ -7,12 +7,14 @@ import { describeApiError, isConflict, isNotFound } from '../k8s/api-error.js';
 import { Backoff, sleep } from '../k8s/backoff.js';
 import { EventRecorder, type EventTarget } from '../k8s/event-recorder.js';
 import { ResilientInformer } from '../k8s/informer.js';
+import { openConfigSource, type ConfigSource } from '../k8s/config-source.js';
+import { CONFIG_IN_FORCE_NAME, readConfigInForce, sameRecord, writeConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
 import { HEARTBEAT_SECRET_NAME, ensureHeartbeatSecret } from '../k8s/heartbeat-secret.js';
 import { writeServiceStatus } from '../k8s/service-status.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import type { Logger } from '../observability/logger.js';
 import type { ControllerMetrics } from '../observability/metrics.js';
-import { loadConfig } from '../config/config-loader.js';
+import type { BarelbConfig } from '../config/types.js';
 import { REASON } from '../names.js';
 import { WarningMemory, outsidePoolsEvent, reconcileService, relearn, type ServiceEvent } from './reconcile.js';
 import { WorkQueue } from './work-queue.js';
@@ -21,10 +23,10 @@ export interface ControllerOptions {
   readonly kubeConfig: KubeConfig;
   /** Of the leader Lease and the heartbeat key Secret (and of the ConfigMap unless configNamespace says another). */
   readonly namespace: string;
-  /** Where the ConfigMap is read; defaults to `namespace`. */
+  /** Where the ConfigMap (or MetalLB's objects) is read; defaults to `namespace`. */
   readonly configNamespace?: string;
   readonly configMap: string;
-  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
+  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read; metallb-crds: no ConfigMap but MetalLB's objects. */
   readonly configFormat?: ConfigFormat;
   readonly lbClass: string;
   readonly identity: string;
@@ -49,12 +51,16 @@ export class Controller {
   private readonly events: EventRecorder;
   private readonly log: Logger;
   private services!: ResilientInformer<V1Service>;
-  private configMaps!: ResilientInformer<V1ConfigMap>;
+  private config!: ConfigSource;
   private configSource: string | undefined;
   private synced = false;
   private listening = false;
   private haveConfig = false;
   private configArrived: (() => void) | undefined;
+  /** The config last accepted, as recorded in CONFIG_IN_FORCE_NAME: read at start, written on each acceptance. */
+  private recorded: ConfigInForce | undefined;
+  private recording: Promise<void> = Promise.resolve();
+  private signal: AbortSignal | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
@@ -84,8 +90,7 @@ export class Controller {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { configMap, metrics } = this.opts;
-    const namespace = this.opts.configNamespace ?? this.opts.namespace;
+    const { metrics } = this.opts;
     const apiError = (op: string) => () => metrics.apiErrors.inc({ operation: op });
     this.services = new ResilientInformer<V1Service>({
       name: 'services',
@@ -95,38 +100,39 @@ export class Controller {
       log: this.log,
       onApiError: apiError('watch_services'),
     });
-    this.configMaps = new ResilientInformer<V1ConfigMap>({
-      name: 'configmaps',
+    // The ConfigMap, or MetalLB's objects (--config-format metallb-crds): one ConfigSource either way.
+    this.config = openConfigSource({
       kubeConfig: this.opts.kubeConfig,
-      path: `/api/v1/namespaces/${namespace}/configmaps`,
-      list: () => this.core.listNamespacedConfigMap({ namespace }),
+      namespace: this.opts.configNamespace ?? this.opts.namespace,
+      configMap: this.opts.configMap,
+      format: this.opts.configFormat ?? 'barelb',
       log: this.log,
-      onApiError: apiError('watch_configmaps'),
+      onApiError: (operation) => metrics.apiErrors.inc({ operation }),
     });
     const onService = (svc: V1Service): void => this.queue.add(toServiceView(svc).key);
     this.services.on('add', onService);
     this.services.on('update', onService);
     this.services.on('delete', onService);
-    const onConfigMap = (cm: V1ConfigMap): void => {
-      if (cm.metadata?.name === configMap && this.listening) this.applyConfig();
-    };
-    this.configMaps.on('add', onConfigMap);
-    this.configMaps.on('update', onConfigMap);
-    this.configMaps.on('delete', onConfigMap);
+    this.config.onChange(() => {
+      if (this.listening) this.applyConfig();
+    });
 
     const stop = (): void => {
       this.configArrived?.();
       this.queue.close();
       void this.services.stop();
-      void this.configMaps.stop();
+      void this.config.stop();
     };
     signal.addEventListener('abort', stop, { once: true });
     try {
       // Nothing is decided before both caches hold a full list: a partial view
       // could hand out an address some unseen Service already has.
-      await Promise.all([this.services.start(), this.configMaps.start()]);
+      await Promise.all([this.services.start(), this.config.start()]);
       if (signal.aborted) return;
       void this.ensureHeartbeatKey(signal);
+      this.signal = signal;
+      this.recorded = await this.readRecord(signal);
+      if (signal.aborted) return;
       this.listening = true;
       this.applyConfig();
       if (!this.haveConfig) {
@@ -148,6 +154,44 @@ export class Controller {
     }
   }
 
+  /** The recorded config, if any; an unreadable record is logged and not used (the ConfigMap decides then). */
+  private async readRecord(signal: AbortSignal): Promise<ConfigInForce | undefined> {
+    const backoff = new Backoff(500, 5_000);
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        return await readConfigInForce(this.core, this.opts.namespace);
+      } catch (err) {
+        if (attempt === 3) {
+          this.log.warn({ err: describeApiError(err) }, `cannot read ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}; going on without the recorded config`);
+          return undefined;
+        }
+        await sleep(backoff.next(), signal);
+      }
+    }
+    return undefined;
+  }
+
+  /** Records an accepted version for the next leader, speakers and `barelb status`; retried until written or superseded. */
+  private recordInForce(record: ConfigInForce): void {
+    if (sameRecord(this.recorded, record)) return;
+    this.recorded = record;
+    this.recording = this.recording.then(async () => {
+      const backoff = new Backoff(500, 30_000);
+      while (this.recorded === record && !this.signal?.aborted) {
+        try {
+          await writeConfigInForce(this.core, this.opts.namespace, record);
+          this.log.debug({ configMap: `${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}` }, 'recorded the config in force');
+          return;
+        } catch (err) {
+          this.opts.metrics.apiErrors.inc({ operation: 'write_config_in_force' });
+          const wait = backoff.next();
+          this.log.warn({ err: describeApiError(err), retryInMs: wait }, `cannot record the config in force in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}; retrying`);
+          await sleep(wait, this.signal);
+        }
+      }
+    });
+  }
+
   /** Takes every address the cluster shows before any new one is handed out; the oldest Service wins a clash. */
   private relearn(): void {
     const { learned, conflicts } = relearn(this.alloc, this.services.list().map(toServiceView), this.opts.lbClass);
@@ -158,52 +202,59 @@ export class Controller {
   }
 
   private applyConfig(): void {
-    const { configMap, metrics } = this.opts;
-    const namespace = this.opts.configNamespace ?? this.opts.namespace;
-    const cm = this.configMaps.get(configMap, namespace);
-    const loaded = loadConfig(cm, this.opts.configFormat);
+    const { metrics } = this.opts;
+    const cfg = this.config.current();
+    const loaded = cfg.loaded;
     if (loaded.source === this.configSource) return;
     this.configSource = loaded.source;
+    let accepted: { config: BarelbConfig; record: ConfigInForce | undefined };
     if (!loaded.ok) {
       const problems = loaded.error.problems;
       metrics.configValid.set(0);
       metrics.configRejections.inc();
-      const kept = this.haveConfig ? 'the last good config stays in force' : 'no good config yet: nothing is assigned or changed until one arrives';
+      // A fresh process falls back on the version recorded by the last leader.
+      const fallback = this.haveConfig ? undefined : this.recorded;
+      const kept = this.haveConfig
+        ? 'the last good config stays in force'
+        : fallback
+          ? `the last good config stays in force (recorded in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}: version ${fallback.sourceVersion ?? '?'} of ${fallback.source}, accepted ${fallback.acceptedAt.toISOString()})`
+          : 'no good config yet: nothing is assigned or changed until one arrives';
       this.log.error(
-        { configMap: `${namespace}/${configMap}`, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },
+        { ...cfg.logFields, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },
         `invalid config rejected; ${kept}`,
       );
-      if (cm?.metadata?.uid) {
-        this.events.record(
-          { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
-          { type: 'Warning', reason: 'InvalidConfig', message: `rejected (${kept}): ${problems.map(formatProblem).join('; ')}` },
-        );
+      for (const { target, items } of cfg.attribute(problems)) {
+        this.events.record(target, { type: 'Warning', reason: 'InvalidConfig', message: `rejected (${kept}): ${items.map(formatProblem).join('; ')}` });
       }
-      return;
+      if (!fallback) return;
+      accepted = { config: fallback.config, record: undefined };
+    } else {
+      accepted = {
+        config: loaded.config,
+        record: { config: loaded.config, source: cfg.name, sourceVersion: cfg.version, format: this.opts.configFormat ?? 'barelb', acceptedAt: new Date() },
+      };
     }
-    if (loaded.warnings.length > 0) {
-      const warnings = loaded.warnings.map(formatWarning);
-      this.log.warn({ configMap: `${namespace}/${configMap}`, warnings }, `${this.opts.configFormat} config converted with warnings`);
-      if (cm?.metadata?.uid) {
-        this.events.record(
-          { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
-          { type: 'Warning', reason: REASON.conversionWarnings, message: `${this.opts.configFormat} config read with ${warnings.length} change(s) of meaning: ${warnings.join('; ')}` },
-        );
+    if (loaded.ok && loaded.warnings.length > 0) {
+      this.log.warn({ ...cfg.logFields, warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
+      for (const { target, items } of cfg.attribute(loaded.warnings)) {
+        const warnings = items.map(formatWarning);
+        this.events.record(target, { type: 'Warning', reason: REASON.conversionWarnings, message: `${this.opts.configFormat} config read with ${warnings.length} change(s) of meaning: ${warnings.join('; ')}` });
       }
     }
     this.haveConfig = true;
     this.configArrived?.();
     this.configArrived = undefined;
     const before = new Set(this.alloc.keysOutsidePools());
-    const uncovered = this.alloc.setPools(loaded.config.pools);
+    const uncovered = this.alloc.setPools(accepted.config.pools);
     metrics.configValid.set(1);
     metrics.configLastReload.setToCurrentTime();
-    this.log.info({ pools: loaded.config.pools.map((p) => ({ name: p.name, addresses: p.ranges.map(String) })) }, cm ? 'config loaded' : 'no ConfigMap: no pools');
-    if (cm?.metadata?.uid) {
-      this.events.record(
-        { kind: 'ConfigMap', namespace, name: configMap, uid: cm.metadata.uid },
-        { type: 'Normal', reason: 'ConfigLoaded', message: `${loaded.config.pools.length} pool(s): ${loaded.config.pools.map((p) => p.name).join(', ') || 'none'}` },
-      );
+    this.log.info(
+      { pools: accepted.config.pools.map((p) => ({ name: p.name, addresses: p.ranges.map(String) })) },
+      !accepted.record ? 'config loaded from the last recorded good version' : (cfg.absent ?? 'config loaded'),
+    );
+    if (accepted.record) this.recordInForce(accepted.record);
+    for (const target of accepted.record ? cfg.targets : []) {
+      this.events.record(target, { type: 'Normal', reason: 'ConfigLoaded', message: `${accepted.config.pools.length} pool(s): ${accepted.config.pools.map((p) => p.name).join(', ') || 'none'}` });
     }
     for (const key of uncovered) {
       if (before.has(key)) continue;

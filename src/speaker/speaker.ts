@@ -2,10 +2,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
-  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1ConfigMap, type V1Endpoints, type V1Node, type V1Service,
+  CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Endpoints, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import { formatProblem } from '../config/config-error.js';
-import { loadConfig } from '../config/config-loader.js';
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { formatWarning } from '../config/convert/conversion.js';
 import { DEFAULT_ANNOUNCE, type AnnounceSpec, type PoolSpec } from '../config/types.js';
@@ -16,8 +15,10 @@ import { Membership, type LivePeer } from '../election/membership.js';
 import { describeApiError, isNotFound } from '../k8s/api-error.js';
 import { sleep } from '../k8s/backoff.js';
 import { EventRecorder } from '../k8s/event-recorder.js';
+import { CONFIG_IN_FORCE_NAME, readConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
 import { HEARTBEAT_KEY_REFRESH_MS, HEARTBEAT_SECRET_NAME, readHeartbeatKeys } from '../k8s/heartbeat-secret.js';
 import { ResilientInformer } from '../k8s/informer.js';
+import { openConfigSource, type ConfigSource } from '../k8s/config-source.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { canonicalIp, familyOf, type IpFamily } from '../net/ip.js';
@@ -48,12 +49,12 @@ export interface SpeakerOptions {
   readonly node: string;
   /** Of the heartbeat key Secret (and of the ConfigMap unless configNamespace says another). */
   readonly namespace: string;
-  /** Where the ConfigMap is read; defaults to `namespace`. */
+  /** Where the ConfigMap (or MetalLB's objects) is read; defaults to `namespace`. */
   readonly configNamespace?: string;
   /** Where this node's speaker Lease is written. */
   readonly leaseNamespace: string;
   readonly configMap: string;
-  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read. */
+  /** How the ConfigMap is written: barelb's own, or MetalLB's or kube-vip's, converted on read; metallb-crds: no ConfigMap but MetalLB's objects. */
   readonly configFormat?: ConfigFormat;
   readonly lbClass: string;
   /** `--interface`; empty: the config's announce.interfaces, else any. */
@@ -118,11 +119,14 @@ export class Speaker {
   private nodes!: ResilientInformer<V1Node>;
   private endpoints!: ResilientInformer<V1Endpoints> | ResilientInformer<V1EndpointSlice>;
   private readyNodesOf!: () => Map<string, Set<string>>;
-  private configMaps!: ResilientInformer<V1ConfigMap>;
+  private config!: ConfigSource;
   private leaseWriter!: SpeakerLeaseWriter;
   private announce: AnnounceSpec = DEFAULT_ANNOUNCE;
   private pools: readonly PoolSpec[] = [];
   private configSource: string | undefined;
+  private haveConfig = false;
+  /** The controller's record of the config in force: what a speaker starting on an invalid ConfigMap runs on. */
+  private recorded: ConfigInForce | undefined;
   private ready = false;
   private forwarder: NodePortForwarder | undefined;
   /** Set by every informer event; the next tick re-reads what changed. */
@@ -200,12 +204,14 @@ export class Speaker {
       this.endpoints = eps;
       this.readyNodesOf = () => readyNodesFromEndpoints(eps.list());
     }
-    const configNamespace = this.opts.configNamespace ?? namespace;
-    this.configMaps = mk<V1ConfigMap>('configmaps', `/api/v1/namespaces/${configNamespace}/configmaps`, () => this.core.listNamespacedConfigMap({ namespace: configNamespace }));
-    const informers = [this.services, this.nodes, this.endpoints, this.configMaps] as ResilientInformer<object>[];
-    for (const inf of informers) {
+    // The ConfigMap, or MetalLB's objects (--config-format metallb-crds): one ConfigSource either way.
+    this.config = openConfigSource({ kubeConfig, namespace: this.opts.configNamespace ?? namespace, configMap: this.opts.configMap, format: this.opts.configFormat ?? 'barelb', log });
+    this.config.onChange(() => (this.dirty = true));
+    const watched = [this.services, this.nodes, this.endpoints] as ResilientInformer<object>[];
+    for (const inf of watched) {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, () => (this.dirty = true));
     }
+    const informers = [...watched, this.config];
     if (this.opts.forward === 'nodeport') {
       this.forwarder = new NodePortForwarder(log.child({ part: 'nodeport' }), this.opts.forwardMark);
       await this.forwarder.apply([]); // fails early, and clearly, without CAP_NET_ADMIN; replaces what a killed speaker left
@@ -232,6 +238,7 @@ export class Speaker {
     const stopListing = (): void => informers.forEach((i) => void i.stop());
     signal.addEventListener('abort', stopListing, { once: true });
     if (!signal.aborted) await Promise.all(informers.map((i) => i.start()));
+    if (!signal.aborted) this.recorded = await this.readRecord();
     if (!signal.aborted) this.applyConfig();
     const keys = signal.aborted ? undefined : await this.waitForKeys(signal);
     signal.removeEventListener('abort', stopListing);
@@ -291,6 +298,16 @@ export class Speaker {
     this.arp.heartbeat({ node: this.opts.node, incarnation: this.incarnation, ...this.opts.heartbeat, keys });
   }
 
+  /** The controller's record of the config in force; undefined when there is none or it cannot be read (logged). */
+  private async readRecord(): Promise<ConfigInForce | undefined> {
+    try {
+      return await readConfigInForce(this.core, this.opts.namespace);
+    } catch (err) {
+      this.log.warn({ err: describeApiError(err) }, `cannot read ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}; going on without the recorded config`);
+      return undefined;
+    }
+  }
+
   /** A rotated key reaches the ARP thread within HEARTBEAT_KEY_REFRESH_MS; an unreadable Secret keeps the keys in use. */
   private async refreshKeys(): Promise<void> {
     try {
@@ -325,21 +342,31 @@ export class Speaker {
   }
 
   private applyConfig(): void {
-    const cm = this.configMaps.get(this.opts.configMap, this.opts.configNamespace ?? this.opts.namespace);
-    const loaded = loadConfig(cm, this.opts.configFormat);
+    const loaded = this.config.current().loaded;
     if (loaded.source === this.configSource) return;
     this.configSource = loaded.source;
+    let config = loaded.ok ? loaded.config : undefined;
     if (!loaded.ok) {
       this.opts.metrics.configValid.set(0);
-      this.log.error({ problems: loaded.error.problems.map(formatProblem) }, 'invalid config rejected; the last good config stays in force');
-      return;
+      const fallback = this.haveConfig ? undefined : this.recorded;
+      const kept = this.haveConfig
+        ? 'the last good config stays in force'
+        : fallback
+          ? `running on the last good config the controller recorded (version ${fallback.sourceVersion ?? '?'} of ${fallback.source}, accepted ${fallback.acceptedAt.toISOString()})`
+          : 'no good config yet: nothing is announced until one arrives';
+      this.log.error({ problems: loaded.error.problems.map(formatProblem) }, `invalid config rejected; ${kept}`);
+      if (!fallback) return;
+      config = fallback.config;
+    } else if (loaded.warnings.length > 0) {
+      this.log.warn({ warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
     }
-    if (loaded.warnings.length > 0) this.log.warn({ warnings: loaded.warnings.map(formatWarning) }, `${this.opts.configFormat} config converted with warnings`);
-    this.opts.metrics.configValid.set(1);
-    this.announce = loaded.config.announce;
-    this.pools = loaded.config.pools;
+    if (!config) return;
+    if (loaded.ok) this.opts.metrics.configValid.set(1);
+    this.haveConfig = true;
+    this.announce = config.announce;
+    this.pools = config.pools;
     this.interfacesGeneration++;
-    this.log.info({ announce: this.announce, pools: this.pools.map((p) => p.name) }, 'config loaded');
+    this.log.info({ announce: this.announce, pools: this.pools.map((p) => p.name) }, loaded.ok ? 'config loaded' : 'config loaded from the last recorded good version');
   }
 
   /**

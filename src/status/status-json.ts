@@ -7,7 +7,12 @@ import type { ProblemKind, StatusReport } from './status-report.js';
  */
 export interface StatusJson {
   readonly generatedAt: string;
-  readonly config: { readonly configMap: string; readonly state: 'valid' | 'invalid' | 'missing' };
+  readonly config: {
+    readonly configMap: string;
+    readonly state: 'valid' | 'invalid' | 'missing';
+    /** The version the controller last accepted (its record); null when it recorded none. */
+    readonly inForce: { readonly record: string; readonly source: string; readonly sourceVersion: string | null; readonly acceptedAt: string; readonly current: boolean } | null;
+  };
   readonly pools: readonly { readonly name: string; readonly addresses: readonly string[]; readonly size: string; readonly used: string; readonly free: string }[];
   readonly services: readonly {
     readonly namespace: string;
@@ -26,7 +31,13 @@ export interface StatusJson {
 export function statusJson(r: StatusReport): StatusJson {
   return {
     generatedAt: new Date(r.nowMs).toISOString(),
-    config: { configMap: r.configMap, state: r.config },
+    config: {
+      configMap: r.configMap,
+      state: r.config,
+      inForce: r.inForce
+        ? { record: r.inForce.object, source: r.inForce.source, sourceVersion: r.inForce.sourceVersion ?? null, acceptedAt: new Date(r.inForce.acceptedMs).toISOString(), current: r.inForce.current }
+        : null,
+    },
     pools: r.pools.map((p) => ({ name: p.name, addresses: p.addresses, size: p.size.toString(), used: p.used.toString(), free: p.free.toString() })),
     services: r.services.map((s) => ({
       namespace: s.namespace,

@@ -1,6 +1,7 @@
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import { ANNOTATION, DEFAULT_LB_CLASS, REASON, SPEAKER_LEASE_NAMESPACE, handles } from '../names.js';
 import { loadConfig } from '../config/config-loader.js';
+import { CONFIG_IN_FORCE_NAME, parseConfigInForce } from '../k8s/config-in-force.js';
 import { readRequest, shownAddresses } from '../controller/service-request.js';
 import { AddressPool } from '../ipam/address-pool.js';
 import type { ServiceView } from '../k8s/service-view.js';
@@ -18,9 +19,18 @@ export interface StatusScope {
   readonly lbClass: string;
   /** Where the speakers' Leases are (--lease-namespace). */
   readonly leaseNamespace: string;
+  /** Where the controller records the config in force (--namespace). */
+  readonly recordNamespace?: string;
 }
 
-export const DEFAULT_SCOPE: StatusScope = { namespace: 'barelb-system', configMap: 'barelb-config', configFormat: 'barelb', lbClass: DEFAULT_LB_CLASS, leaseNamespace: SPEAKER_LEASE_NAMESPACE };
+export const DEFAULT_SCOPE: StatusScope = {
+  namespace: 'barelb-system',
+  configMap: 'barelb-config',
+  configFormat: 'barelb',
+  lbClass: DEFAULT_LB_CLASS,
+  leaseNamespace: SPEAKER_LEASE_NAMESPACE,
+  recordNamespace: 'barelb-system',
+};
 
 /** In the order the report lists them: the config first, since every other answer depends on it. */
 export const PROBLEM_KINDS = [
@@ -74,11 +84,25 @@ export interface ServiceStatus {
   readonly addresses: readonly AddressStatus[];
 }
 
+/** What `barelb status` says of the config in force. */
+export interface ConfigInForceView {
+  /** `namespace/name` of the record. */
+  readonly object: string;
+  /** `namespace/name` of the ConfigMap it was read from, and that ConfigMap's resourceVersion then. */
+  readonly source: string;
+  readonly sourceVersion: string | undefined;
+  readonly acceptedMs: number;
+  /** The ConfigMap as it is now is that same version. */
+  readonly current: boolean;
+}
+
 export interface StatusReport {
   readonly nowMs: number;
   readonly configMap: string;
   readonly config: 'valid' | 'invalid' | 'missing';
-  /** Empty when the config is invalid: the pools in force are then the controller's last good ones, which it does not publish. */
+  /** The version the controller last accepted, as it recorded it; undefined when it recorded none. */
+  readonly inForce: ConfigInForceView | undefined;
+  /** The pools of the ConfigMap when it is valid; when it is not, those of the version in force (none if unknown). */
   readonly pools: readonly PoolStatus[];
   /** Every LoadBalancer Service barelb handles, by namespace/name. */
   readonly services: readonly ServiceStatus[];
@@ -101,15 +125,30 @@ interface SpeakerLease {
 export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEFAULT_SCOPE): StatusReport {
   const now = snap.nowMs;
   const problems: StatusProblem[] = [];
-  const configKey = `${scope.namespace}/${scope.configMap}`;
+  // --config-format metallb-crds: MetalLB's objects, read in place of a ConfigMap.
+  const objects = snap.configObjects;
+  const configKey = objects?.name ?? `${scope.namespace}/${scope.configMap}`;
   const cm = snap.configMap;
-  const loaded = loadConfig(cm, scope.configFormat);
-  const config = !cm ? 'missing' : loaded.ok ? 'valid' : 'invalid';
-  if (!cm) {
-    problems.push(problem('missing-config', configKey, `ConfigMap ${configKey} not found: there are no pools, so nothing new is assigned (check --namespace and --config-map)`));
+  const loaded = objects?.loaded ?? loadConfig(cm, scope.configFormat);
+  const present = objects ? objects.absent === undefined : cm !== undefined;
+  const config = !present ? 'missing' : loaded.ok ? 'valid' : 'invalid';
+  const record = parseConfigInForce(snap.configInForce);
+  const recordObject = `${scope.recordNamespace ?? DEFAULT_SCOPE.namespace}/${CONFIG_IN_FORCE_NAME}`;
+  const inForce: ConfigInForceView | undefined = record && {
+    object: recordObject,
+    source: record.source,
+    sourceVersion: record.sourceVersion,
+    acceptedMs: record.acceptedAt.getTime(),
+    current: record.source === configKey && (objects ? record.sourceVersion === objects.version : cm !== undefined && record.sourceVersion === cm.metadata?.resourceVersion),
+  };
+  const kept = record
+    ? `the controller runs on the version it accepted ${formatAge(now - record.acceptedAt.getTime())} ago (${record.source} version ${record.sourceVersion ?? '?'}, recorded in ${recordObject}; its pools are shown)`
+    : `the controller keeps its last good config, which it has not recorded in ${recordObject}`;
+  if (!present) {
+    problems.push(problem('missing-config', configKey, objects?.absent ?? `ConfigMap ${configKey} not found: there are no pools, so nothing new is assigned (check --namespace and --config-map)`));
   } else if (!loaded.ok) {
-    problems.push(problem('invalid-config', configKey, `${loaded.error.message}; the controller keeps its last good config, which this report cannot show`));
-  } else {
+    problems.push(problem('invalid-config', configKey, `${loaded.error.message}; ${kept}`));
+  } else if (cm) {
     const verdict = latest(snap.events, (e) => e.kind === 'ConfigMap' && e.namespace === scope.namespace && e.name === scope.configMap && sameUid(e.uid, cm.metadata?.uid) && CONFIG_REASONS.includes(e.reason));
     if (verdict?.reason === 'InvalidConfig') {
       problems.push({
@@ -117,12 +156,12 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
         object: configKey,
         ip: undefined,
         reason: verdict.reason,
-        message: `the controller's latest verdict on it is InvalidConfig (${new Date(verdict.lastMs).toISOString()}): ${verdict.message}; the current content parses, so the controller has not loaded it yet`,
+        message: `the controller's latest verdict on it is InvalidConfig (${new Date(verdict.lastMs).toISOString()}): ${verdict.message}; the current content parses, so the controller has not loaded it yet; ${kept}`,
       });
     }
   }
 
-  const pools = loaded.ok ? loaded.config.pools.map((p) => new AddressPool(p)) : [];
+  const pools = (loaded.ok ? loaded.config.pools : (record?.config.pools ?? [])).map((p) => new AddressPool(p));
   const speakers = speakerLeases(snap.leases, scope.leaseNamespace, now);
   const live = speakers.filter((s) => s.live);
   const announcersOf = new Map<string, SpeakerLease[]>();
@@ -212,6 +251,7 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
     nowMs: now,
     configMap: configKey,
     config,
+    inForce,
     pools: pools.map((p) => ({ name: p.name, addresses: p.spec.ranges.map((r) => r.text ?? r.toString()), size: p.size, used: p.used, free: p.size - p.used })),
     services,
     problems,

@@ -1,5 +1,6 @@
 import type { CoreV1Event, V1ConfigMap, V1Lease } from '@kubernetes/client-node';
 import type { ServiceView } from '../k8s/service-view.js';
+import type { ConfigView } from '../config/config-view.js';
 
 /**
  * A Lease in the speakers' Lease namespace, as far as `barelb status` reads it: what readSpeakerLease needs to
@@ -31,6 +32,10 @@ export interface EventView {
 export interface StatusSnapshot {
   /** The barelb ConfigMap; undefined when it does not exist. */
   readonly configMap: V1ConfigMap | undefined;
+  /** The controller's record of the config it runs on (barelb-config-in-force); undefined when absent or unreadable. */
+  readonly configInForce?: V1ConfigMap | undefined;
+  /** With --config-format metallb-crds: MetalLB's objects as read, in place of `configMap`. */
+  readonly configObjects?: ConfigView | undefined;
   readonly services: readonly ServiceView[];
   /** Leases in the speakers' Lease namespace (any name; the speakers' ones are picked out by name). */
   readonly leases: readonly LeaseView[];

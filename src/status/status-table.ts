@@ -18,8 +18,12 @@ export function formatAge(ms: number): string {
   return `${Math.floor(h / 24)}d${h % 24}h`;
 }
 
-/** `barelb status`'s default output: pools, Services, problems. */
+/** `barelb status`'s default output: the config in force, pools, Services, problems. */
 export function renderStatusTable(r: StatusReport): string {
+  const f = r.inForce;
+  const inForce = f
+    ? `Config in force: ${f.source} version ${f.sourceVersion ?? '?'}, accepted ${formatAge(r.nowMs - f.acceptedMs)} ago${f.current ? ' (the ConfigMap as it is now)' : ` (the ConfigMap is now ${r.config === 'missing' ? 'missing' : `another version, ${r.config}`})`}.\n\n`
+    : '';
   const pools =
     r.pools.length > 0
       ? renderTable([['POOL', 'SIZE', 'USED', 'FREE', 'ADDRESSES'], ...r.pools.map((p) => [p.name, String(p.size), String(p.used), String(p.free), p.addresses.join(',')])])
@@ -39,5 +43,5 @@ export function renderStatusTable(r: StatusReport): string {
     r.problems.length > 0
       ? renderTable([['PROBLEM', 'OBJECT', 'DETAIL'], ...r.problems.map((p) => [p.kind, p.object, p.reason ? `${p.reason}: ${p.message}` : p.message])])
       : 'No problems.';
-  return `${pools}\n\n${services}\n\n${problems}`;
+  return `${inForce}${pools}\n\n${services}\n\n${problems}`;
 }

@@ -171,11 +171,12 @@ t.test('input and flag errors exit 2 with a clear message', async (t) => {
 t.test('controller and speaker: --config-format is documented and checked', async (t) => {
   for (const command of ['controller', 'speaker']) {
     const help = await cli([command, '--help']);
-    t.match(help.stdout, /^\s+--config-format F\s+how that ConfigMap is written \(default: barelb\)/m, `${command} documents --config-format`);
-    t.match(help.stdout, /--namespace kube-system --config-map kubevip/, `${command} says where kube-vip's ConfigMap usually is`);
+    t.match(help.stdout, /^\s+--config-format F\s+how the pool config is kept \(default: barelb, barelb's ConfigMap\)/m, `${command} documents --config-format`);
+    t.match(help.stdout, /--config-namespace kube-system --config-map kubevip/, `${command} says where kube-vip's ConfigMap usually is`);
+    t.match(help.stdout, /metallb-crds: MetalLB's IPAddressPool and L2Advertisement objects/, `${command} documents reading MetalLB's objects`);
     const bad = await cli([command, '--config-format', 'cilium']);
     t.equal(bad.code, 2, `${command} --config-format cilium exits 2`);
-    t.match(bad.stderr, /--config-format "cilium": expected barelb, metallb, kube-vip/);
+    t.match(bad.stderr, /--config-format "cilium": expected barelb, metallb, kube-vip, metallb-crds/);
     t.notMatch(bad.stderr, /\n\s+at /, 'no stack trace');
   }
 });

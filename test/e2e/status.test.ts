@@ -144,7 +144,11 @@ t.test('the table: pool numbers, the Service with its IP, pool and announcing no
 t.test('-o json: the same facts, the announcer from its speaker Lease', async (t) => {
   const s = await statusJson();
   t.comment(`\n${JSON.stringify(s, null, 2)}`);
-  t.same(s.config, { configMap: 'barelb-system/barelb-config', state: 'valid' });
+  t.match(s.config, {
+    configMap: 'barelb-system/barelb-config',
+    state: 'valid',
+    inForce: { record: 'barelb-system/barelb-config-in-force', source: 'barelb-system/barelb-config', current: true },
+  }, 'the version the controller runs on is the ConfigMap as it is');
   t.same(s.pools, [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: '51', used: '1', free: '50' }]);
   const announces = await kubectl(['get', 'lease', '-n', SPEAKER_LEASE_NAMESPACE, speakerLeaseName(holder), '-o', 'jsonpath={.metadata.annotations.barelb\\.io/announces}']);
   t.ok(announces.trim().split(' ').includes(ip), `${speakerLeaseName(holder)} lists ${ip} in barelb.io/announces ("${announces.trim()}")`);

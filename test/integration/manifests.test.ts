@@ -82,6 +82,10 @@ t.test('the controller works with the manifests RBAC, and a missing permission s
     const ev = await kubectl(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=rbac,reason=IPAllocated', '-o', 'name']);
     return ev.trim() ? true : undefined;
   });
+  const record = await eventually('the config in force recorded', 10_000, async () =>
+    (await kubectl(['get', 'configmap', '-n', 'barelb-system', 'barelb-config-in-force', '-o', 'jsonpath={.metadata.annotations.barelb\\.io/config-source}']).catch(() => '')) || undefined,
+  );
+  t.equal(record, 'barelb-system/barelb-config', 'the config in force is recorded with the RBAC of the manifests');
   t.notMatch(ctl.logs(), /HTTP 403/, 'no request was forbidden');
   await ctl.kill('SIGTERM');
 

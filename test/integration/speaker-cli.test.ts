@@ -6,6 +6,8 @@ import path from 'node:path';
 import t from 'tap';
 import { CLI, apply, eventually, kubeconfigPath, namespaces, uniqueName } from './harness.js';
 import { childEnv } from '../../testkit/support.js';
+import { loadConfig } from '../../src/config/config-loader.js';
+import { configInForceObject } from '../../src/k8s/config-in-force.js';
 
 // `barelb speaker` as a user meets it: help, flag errors, and a missing capability.
 function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out: string }> {
@@ -96,4 +98,24 @@ t.test('--config-format metallb --config-namespace: the speaker reads a MetalLB 
   t.notMatch(out, /invalid config rejected/, 'not read as barelb\'s own format');
   t.match(out, /"configFormat":"metallb"/, 'says which format it reads');
   t.match(out, new RegExp(`"configNamespace":"${ns}"`), 'and where');
+});
+
+t.test('a speaker starting on an invalid ConfigMap runs on the config in force the controller recorded', async (t) => {
+  const ns = uniqueName('speaker-record');
+  await namespaces(t, ns);
+  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: ${ns}}\ndata:\n  config.yaml: |\n    pools:\n    - name: lan\n      addresses: [nope]\n`);
+  const loaded = loadConfig({ data: { 'config.yaml': 'pools:\n  - name: recorded\n    addresses: [192.0.2.240/29]\n' } });
+  if (!loaded.ok) throw loaded.error;
+  const record = configInForceObject(ns, { config: loaded.config, source: `${ns}/barelb-config`, sourceVersion: '7', format: 'barelb', acceptedAt: new Date() });
+  await apply(JSON.stringify(record));
+  const child = spawn(process.execPath, [CLI, 'speaker', '--node', 'n1', '--kubeconfig', kubeconfigPath(), '--namespace', ns, '--lease-namespace', ns, '--metrics-addr', ''], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  await eventually('the speaker to load the recorded config', 30_000, async () => (/"msg":"config loaded from the last recorded good version"/.test(out) ? true : undefined));
+  t.match(out, /invalid config rejected; running on the last good config the controller recorded \(version 7 of [^)]*barelb-config/, 'the rejection says what it runs on instead');
+  t.match(out, /"pools":\["recorded"\]/, 'the recorded pools are in force');
 });

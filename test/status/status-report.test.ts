@@ -1,6 +1,9 @@
 import t from 'tap';
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import { DEFAULT_ANNOUNCE } from '../../src/config/types.js';
 import { speakerLeaseAnnotations } from '../../src/election/speaker-lease.js';
+import { IpRange } from '../../src/ipam/ip-range.js';
+import { configInForceObject } from '../../src/k8s/config-in-force.js';
 import type { ServiceView } from '../../src/k8s/service-view.js';
 import { statusJson } from '../../src/status/status-json.js';
 import { buildStatusReport, DEFAULT_SCOPE, type StatusReport } from '../../src/status/status-report.js';
@@ -76,6 +79,24 @@ t.test('config problems: unparseable, missing, and a rejection the controller ha
   t.match(bad.problems[0]?.message, /pools\[0\]\.addresses\[0\].*nope|nope.*pools\[0\]/, "the parser's message, naming the field");
   t.same(bad.pools, [], 'no pools: the ones in force are not known');
   t.equal(bad.services[0]?.addresses[0]?.pool, 'lan', "the pool falls back to the controller's annotation");
+
+  // The controller recorded the version it accepted: the report names it and shows its pools.
+  const record = configInForceObject('barelb-system', {
+    config: { pools: [{ name: 'lan', ranges: [IpRange.parse('198.51.100.200-198.51.100.250')], autoAssign: true, avoidBuggyIPs: false, namespaces: [], serviceSelector: undefined }], announce: DEFAULT_ANNOUNCE },
+    source: 'barelb-system/barelb-config',
+    sourceVersion: '41',
+    format: 'barelb',
+    acceptedAt: new Date(NOW - 125_000),
+  });
+  const badCm = { ...configMap('pools:\n  - name: lan\n    addresses: [nope]\n'), metadata: { name: 'barelb-config', namespace: 'barelb-system', uid: 'cm-uid', resourceVersion: '57' } };
+  const recorded = report({ configMap: badCm, configInForce: record, services: [view('web', { ingressIps: ['198.51.100.200'] })], leases: [speaker('node1', ['198.51.100.200'])] });
+  t.match(recorded.problems[0]?.message, /the controller runs on the version it accepted 2m5s ago \(barelb-system\/barelb-config version 41, recorded in barelb-system\/barelb-config-in-force; its pools are shown\)/);
+  t.same(recorded.pools.map((p) => p.name), ['lan'], 'the pools in force are shown');
+  t.equal(recorded.services[0]?.addresses[0]?.pool, 'lan', 'and addresses are placed in them');
+  t.match(recorded.inForce, { source: 'barelb-system/barelb-config', sourceVersion: '41', acceptedMs: NOW - 125_000, current: false });
+  const current = report({ configMap: { ...configMap(LAN), metadata: { name: 'barelb-config', namespace: 'barelb-system', uid: 'cm-uid', resourceVersion: '41' } }, configInForce: record });
+  t.equal(current.inForce?.current, true, 'the ConfigMap as it is now is the version in force');
+  t.equal(report({ configInForce: { ...record, data: { 'config.yaml': 'pools: [' } } }).inForce, undefined, 'an unreadable record is not trusted');
 
   const missing = report({ configMap: undefined, services: [served], leases: [speaker('node1', ['198.51.100.200'])] });
   t.equal(missing.config, 'missing');

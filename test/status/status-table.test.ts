@@ -36,6 +36,7 @@ const report: StatusReport = {
   nowMs: NOW,
   configMap: 'barelb-system/barelb-config',
   config: 'valid',
+  inForce: undefined,
   pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: 51n, used: 1n, free: 50n }],
   services: [
     { namespace: 'shop', name: 'web', addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: ['node2'] }] },
@@ -76,10 +77,24 @@ t.test('empty sections say so', async (t) => {
   t.equal(out, 'No pools (ConfigMap barelb-system/barelb-config: invalid).\n\nNo LoadBalancer Services.\n\nNo problems.');
 });
 
+t.test('the config in force heads the table: the version, its age, whether the ConfigMap is still that version', async (t) => {
+  const inForce = { object: 'barelb-system/barelb-config-in-force', source: 'barelb-system/barelb-config', sourceVersion: '812', acceptedMs: NOW - 3_723_000, current: true };
+  t.match(renderStatusTable({ ...report, inForce }), /^Config in force: barelb-system\/barelb-config version 812, accepted 1h2m ago \(the ConfigMap as it is now\)\.\n\nPOOL/);
+  t.match(renderStatusTable({ ...report, config: 'invalid', inForce: { ...inForce, current: false } }), /^Config in force: .* \(the ConfigMap is now another version, invalid\)\./);
+  t.match(renderStatusTable({ ...report, config: 'missing', inForce: { ...inForce, current: false } }), /\(the ConfigMap is now missing\)/);
+  t.same(statusJson({ ...report, inForce }).config.inForce, {
+    record: 'barelb-system/barelb-config-in-force',
+    source: 'barelb-system/barelb-config',
+    sourceVersion: '812',
+    acceptedAt: new Date(NOW - 3_723_000).toISOString(),
+    current: true,
+  });
+});
+
 t.test('the JSON shape: every key present, sizes as strings, several announcers comma-separated', async (t) => {
   t.same(statusJson(report), {
     generatedAt: '2026-01-01T12:00:00.000Z',
-    config: { configMap: 'barelb-system/barelb-config', state: 'valid' },
+    config: { configMap: 'barelb-system/barelb-config', state: 'valid', inForce: null },
     pools: [{ name: 'lan', addresses: ['198.51.100.200-198.51.100.250'], size: '51', used: '1', free: '50' }],
     services: [
       { namespace: 'shop', name: 'web', pending: false, addresses: [{ ip: '198.51.100.200', pool: 'lan', announcedBy: 'node2' }] },

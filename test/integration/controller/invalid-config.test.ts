@@ -16,8 +16,10 @@ import {
   eventually,
   getService,
   ingressIps,
+  kubeconfigPath,
   kubectl,
   namespaces,
+  runCli,
   startController,
   uniqueName,
   type KubeEvent,
@@ -233,7 +235,38 @@ t.test('every kind of invalid config is rejected and the last good config stays 
   for (const [i, ip] of assignedDuring.entries()) t.same((await ipsOf(ns, `during-${i}`)).ips, [ip], `during-${i} kept ${ip}`);
 });
 
-t.test('a controller started on an invalid config waits for a good one and changes nothing', async (t) => {
+t.test('a controller restarted on an invalid config runs on the version the last one recorded, and status says which', async (t) => {
+  const cfg = uniqueName('ic-rec-cfg');
+  const ns = uniqueName('ic-rec-svc');
+  await namespaces(t, cfg, ns);
+  await apply(configMapYaml(cfg, 'pools:\n- name: ic-rec\n  addresses: ["203.0.113.232/29"]'));
+  const first = await startController(t, ['--namespace', cfg, '--no-leader-elect']);
+  await createServices([{ name: 'held', namespace: ns }]);
+  const held = await untilAssigned(ns, 'held');
+  const recordedVersion = await eventually('the config in force to be recorded', 10_000, async () =>
+    (await kubectl(['get', 'configmap', '-n', cfg, 'barelb-config-in-force', '-o', 'jsonpath={.metadata.annotations.barelb\\.io/config-source-version}']).catch(() => '')) || undefined,
+  );
+  t.equal(recordedVersion, await kubectl(['get', 'configmap', '-n', cfg, CM, '-o', 'jsonpath={.metadata.resourceVersion}']), 'the record names the version it came from');
+  await first.kill('SIGTERM');
+
+  await apply(configMapYaml(cfg, 'pools:\n- name: ic-rec\n  addresses: ["203.0.113.232/29"]\n  autoassign: true'));
+  const c = await startController(t, ['--namespace', cfg, '--no-leader-elect']);
+  const ev = await untilEvent(cfg, 'ConfigMap', CM, 'an InvalidConfig event', (e) => e.reason === 'InvalidConfig' && e.message.includes('recorded in'));
+  t.match(ev.message, new RegExp(`the last good config stays in force \\(recorded in ${cfg}/barelb-config-in-force: version ${recordedVersion} of ${cfg}/${CM}`), ev.message);
+  t.ok(c.logLines().some((l) => l['msg'] === 'config loaded from the last recorded good version'), 'the fallback is logged');
+  await createServices([{ name: 'new', namespace: ns }]);
+  const fresh = await untilAssigned(ns, 'new');
+  t.ok(inCidr(fresh.ips[0] as string, '203.0.113.232/29'), `a new Service is served from the recorded pool (${fresh.ips.join()})`);
+  t.same(await ipsOf(ns, 'held'), held, 'the held address never moved');
+
+  const status = await runCli(['status', '--kubeconfig', kubeconfigPath(), '--namespace', cfg, '-o', 'json']);
+  const json = JSON.parse(status.stdout) as { config: { state: string; inForce: { source: string; sourceVersion: string; current: boolean } }; pools: { name: string; used: string }[]; problems: { kind: string; message: string }[] };
+  t.match(json.config, { state: 'invalid', inForce: { source: `${cfg}/${CM}`, sourceVersion: recordedVersion, current: false } }, 'status names the version in force, and that the ConfigMap is not it');
+  t.match(json.pools, [{ name: 'ic-rec', used: '2' }], 'and shows its pools, in use');
+  t.match(json.problems.find((p) => p.kind === 'invalid-config')?.message, /autoassign.*the controller runs on the version it accepted/, 'the problem says what is wrong and what runs instead');
+});
+
+t.test('a controller started on an invalid config with no recorded one waits for a good one and changes nothing', async (t) => {
   const cfg = uniqueName('ic-wait-cfg');
   const ns = uniqueName('ic-wait-svc');
   await namespaces(t, cfg, ns);
@@ -243,6 +276,8 @@ t.test('a controller started on an invalid config waits for a good one and chang
   await createServices([{ name: 'held', namespace: ns }]);
   const held = await untilAssigned(ns, 'held');
   await first.kill('SIGTERM');
+  // As on a cluster whose controller predates the record, or where it was deleted.
+  await kubectl(['delete', 'configmap', '-n', cfg, 'barelb-config-in-force', '--ignore-not-found']);
 
   await apply(configMapYaml(cfg, 'pools:\n- name: ic-wait\n  addresses: ["203.0.113.224/29"]\n  autoassign: true'));
   const c = await startController(t, ['--namespace', cfg, '--no-leader-elect']);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { familyOf } from '../src/net/ip.js';
-import { ROOT, eventually, inNs, kubectl, lab, macOf, metricOf, ndiscMacs, type Proc } from '../testkit/lab.js';
+import { ROOT, eventually, inNs, kubectl, lab, macOf, metricOf, ndiscMacs, speakerReady as speakerReadyIn, vipUrl, type Proc } from '../testkit/lab.js';
 import { median } from './allocator.js';
 
 export const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +91,7 @@ export async function ndpOnce(ip: string): Promise<string> {
 export const neighbourOnce = (ip: string): Promise<string> => (familyOf(ip) === 'IPv6' ? ndpOnce(ip) : arpOnce(ip));
 
 /** http://IP/, an IPv6 address in brackets. */
-export const urlOf = (ip: string): string => (familyOf(ip) === 'IPv6' ? `http://[${ip}]/` : `http://${ip}/`);
+export const urlOf = vipUrl;
 
 /** node → its eth0 MAC, and back. */
 export async function nodeMacs(): Promise<Map<string, string>> {
@@ -151,10 +151,8 @@ export function speakerPid(p: Proc): number {
   return pid;
 }
 
-export async function speakerReady(node: string, timeoutMs = 60_000): Promise<void> {
-  await eventually(`the speaker on ${node}`, timeoutMs, async () =>
-    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-  );
+export function speakerReady(node: string, timeoutMs = 60_000): Promise<void> {
+  return speakerReadyIn(node, timeoutMs);
 }
 
 /** Until every speaker hears the two others on every interface it announces on. */

@@ -324,6 +324,37 @@ export async function ingressIps(namespace: string, name: string, count: number)
   });
 }
 
+/** `http://IP/` for either family (an IPv6 literal in brackets). */
+export function vipUrl(ip: string): string {
+  return ip.includes(':') ? `http://[${ip}]/` : `http://${ip}/`;
+}
+
+/** Waits until `node`'s speaker answers /readyz. */
+export async function speakerReady(node: string, timeoutMs = 90_000): Promise<void> {
+  await eventually(`the speaker on ${node} to be ready`, timeoutMs, async () =>
+    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
+  );
+}
+
+/**
+ * The node answering for `ip` once exactly one MAC does (ARP, or NDP for IPv6). Judged on the LAN: a speaker
+ * killed with kill -9 leaves its Lease behind until it expires, and the client is what counts.
+ */
+export async function settledHolder(ip: string, timeoutMs = 15_000): Promise<string> {
+  return eventually(`one node to answer for ${ip}`, timeoutMs, () => arpHolder(ip));
+}
+
+/** Milliseconds from the action until a request through `ip` succeeds with the client's neighbour entry off `oldMac`. */
+export async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
+  const start = Date.now();
+  await action();
+  await eventually(`${ip} to be served by another node`, 20_000, async () => {
+    if ((await clientNeighbourMac(ip)) === oldMac) return undefined;
+    return (await fetchFromClient(vipUrl(ip), 0.3)) ? true : undefined;
+  }, 20);
+  return Date.now() - start;
+}
+
 /** The client's neighbour entry for `ip` (ARP or NDP): its MAC, if it has one. */
 export async function clientNeighbourMac(ip: string): Promise<string | undefined> {
   const out = await inNs(lab.clientNs, 'ip', ['neigh', 'show', ip]);

@@ -8,8 +8,8 @@ import { familyOf, type IpFamily } from '../../src/net/ip.js';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  apply, arpHolder, arpingMacs, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, ndiscMacs, serviceYaml, speakerKubeconfig, startBackend,
-  startSpeaker, type Proc,
+  apply, arpHolder, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, lab, ndiscMacs, serviceYaml, speakerKubeconfig, startBackend,
+  settledHolder as settledHolderOnLan, speakerReady, startSpeaker, vipUrl, type Proc,
 } from '../../testkit/lab.js';
 
 const SHORT = process.env['BARELB_CHAOS'] === 'short';
@@ -87,12 +87,8 @@ export async function setupChaosLab(file: Test, ns: string, o: { ipv6?: boolean 
   };
 }
 
-/** Generous: on a loaded machine a speaker's start (ip netns exec, node, the informers' first lists) can take long. */
-export async function speakerReady(node: string): Promise<void> {
-  await eventually(`the speaker on ${node} to be ready`, 90_000, async () =>
-    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-  );
-}
+// Generous (90 s): on a loaded machine a speaker's start (ip netns exec, node, the informers' first lists) can take long.
+export { speakerReady };
 
 /** Creates `names` as LoadBalancer Services of one family (IPv6: needs the IPv6 setup) with Endpoints on every node; their VIPs. */
 export async function createServices(ns: string, names: string[], family: Family = 'IPv4'): Promise<string[]> {
@@ -114,8 +110,8 @@ export { clientNeighbourMac as neighbourMac } from '../../testkit/lab.js';
  * Waits until exactly one MAC answers ARP (NDP for IPv6) for `ip`; that node. Judged on the LAN alone: a node
  * cut off from the API server cannot correct its speaker Lease, and the client is what counts.
  */
-export async function settledHolder(ip: string, ms = 20_000): Promise<string> {
-  return eventually(`one node to answer ${protocolOf(familyOf(ip))} for ${ip}`, ms, () => arpHolder(ip));
+export function settledHolder(ip: string, ms = 20_000): Promise<string> {
+  return settledHolderOnLan(ip, ms);
 }
 
 /**
@@ -151,6 +147,6 @@ export async function holders(ips: string[]): Promise<(string | undefined)[]> {
 }
 
 /** http://VIP/, an IPv6 VIP in brackets. */
-export const urlOf = (ip: string): string => (familyOf(ip) === 'IPv6' ? `http://[${ip}]/` : `http://${ip}/`);
-export const urlsOf = (ips: string[]): string[] => ips.map(urlOf);
+export const urlOf = vipUrl;
+export const urlsOf = (ips: string[]): string[] => ips.map(vipUrl);
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

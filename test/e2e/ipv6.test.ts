@@ -1,7 +1,8 @@
 import t from 'tap';
 import {
-  apply, arpHolder, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, fetchFromClient, inNs, ingressIps, kubectl,
-  kubeProxiesCurrent, lab, macOf, metricOfLabel, serviceYaml, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
+  apply, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, fetchFromClient, inNs, ingressIps, kubectl, kubeProxiesCurrent,
+  lab, macOf, metricOfLabel, serviceYaml, settledHolder, speakerKubeconfig, speakerReady, startBackend, startController, startSpeaker,
+  timeUntilServedElsewhere, vipUrl, type Proc,
 } from '../../testkit/lab.js';
 
 // IPv6 VIPs end to end in the dual-stack lab: the controller assigns from an IPv6 pool, the speakers answer
@@ -14,30 +15,7 @@ const speakers = new Map<string, Proc>();
 const file = t;
 let saConfig: string;
 
-const url = (ip: string, path = '/') => (ip.includes(':') ? `http://[${ip}]${path}` : `http://${ip}${path}`);
 const v6Of = (ips: string[]) => ips.find((ip) => ip.includes(':')) as string;
-
-async function speakerReady(node: string): Promise<void> {
-  await eventually(`the speaker on ${node} to be ready`, 90_000, async () =>
-    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-  );
-}
-
-/** The node answering for `ip` once exactly one MAC does (NDP for IPv6, ARP for IPv4). */
-async function settledHolder(ip: string): Promise<string> {
-  return eventually(`one node to answer for ${ip}`, 15_000, () => arpHolder(ip));
-}
-
-/** Milliseconds from the action until a request to `ip` succeeds with the client's neighbour entry off `oldMac`. */
-async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
-  const start = Date.now();
-  await action();
-  await eventually(`${ip} to be served by another node`, 20_000, async () => {
-    if ((await clientNeighbourMac(ip)) === oldMac) return undefined;
-    return (await fetchFromClient(url(ip), 0.3)) ? true : undefined;
-  }, 20);
-  return Date.now() - start;
-}
 
 t.before(async () => {
   await createBarelbNamespaces();
@@ -64,7 +42,7 @@ t.test('a RequireDualStack Service: one address per family, each answered by one
   for (const ip of ips) {
     const holder = await settledHolder(ip);
     t.ok(lab.nodes.includes(holder), `${ip} answered by ${holder} alone`);
-    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip)));
+    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(vipUrl(ip)));
     t.match(answer.name, /^backend-node\d$/, `${ip} served by ${answer.name}`);
   }
   const v6 = v6Of(ips);
@@ -78,7 +56,7 @@ t.test('an IPv6-only Service works alone', async (t) => {
   const [ip] = await ingressIps(NS, 'only6', 1);
   t.match(ip, /:/, `an IPv6 address: ${ip}`);
   const holder = await settledHolder(ip as string);
-  t.ok(await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip as string))), `served through ${holder}`);
+  t.ok(await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(vipUrl(ip as string))), `served through ${holder}`);
 });
 
 t.test('kill -9 of an IPv6 holder: another node serves within 2 s, the unsolicited advertisement updates the client', async (t) => {
@@ -86,7 +64,7 @@ t.test('kill -9 of an IPv6 holder: another node serves within 2 s, the unsolicit
   const vip = ip as string;
   const holder = await settledHolder(vip);
   const oldMac = await macOf(holder);
-  await eventually('a first response', 10_000, () => fetchFromClient(url(vip)));
+  await eventually('a first response', 10_000, () => fetchFromClient(vipUrl(vip)));
   t.equal(await clientNeighbourMac(vip), oldMac, 'the client has the holder in its neighbour table');
   const ms = await timeUntilServedElsewhere(vip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGKILL'));
   t.comment(`IPv6 failover after kill -9: ${ms} ms`);
@@ -102,7 +80,7 @@ t.test('SIGTERM of an IPv6 holder: the address moves in under 1 s', async (t) =>
   const vip = v6Of(await ingressIps(NS, 'dual', 2));
   const holder = await settledHolder(vip);
   const oldMac = await macOf(holder);
-  await eventually('a first response', 10_000, () => fetchFromClient(url(vip)));
+  await eventually('a first response', 10_000, () => fetchFromClient(vipUrl(vip)));
   const ms = await timeUntilServedElsewhere(vip, oldMac, () => (speakers.get(holder) as Proc).kill('SIGTERM'));
   t.comment(`IPv6 planned move after SIGTERM: ${ms} ms`);
   t.ok(ms <= 1000, `moved in ${ms} ms (bound 1000)`);
@@ -135,7 +113,7 @@ t.test('externalTrafficPolicy Local, per family: only the node with the endpoint
   t.same(ips.map((ip) => ip.includes(':')), [true, false], `IPv6 first, as the Service asks: ${ips.join(', ')}`);
   for (const ip of ips) {
     t.equal(await settledHolder(ip), node, `${ip} held by ${node}, the node with the endpoint`);
-    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(url(ip)));
+    const answer = await eventually(`a response through ${ip}`, 10_000, () => fetchFromClient(vipUrl(ip)));
     t.equal(answer.node, node, 'served by the local backend');
     t.equal(answer.client, ip.includes(':') ? lab.clientIp6 : lab.clientIp, 'the backend sees the client address (Local keeps it)');
   }

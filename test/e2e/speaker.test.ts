@@ -3,7 +3,8 @@ import {
   createBarelbNamespaces,
   deleteNamespace,
   apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
-  clientNeighbourMac, recreateNodeLink, speakerKubeconfig, startBackend, startController, startSpeaker, type Proc,
+  clientNeighbourMac, recreateNodeLink, settledHolder, speakerKubeconfig, speakerReady, startBackend, startController, startSpeaker,
+  timeUntilServedElsewhere, type Proc,
 } from '../../testkit/lab.js';
 
 // The speaker in the lab: three nodes with the real kube-proxy, a client, the
@@ -14,26 +15,6 @@ const speakers = new Map<string, Proc>();
 // Speakers restarted inside a subtest must outlive it: their teardown belongs to the file.
 const file = t;
 let saConfig: string;
-
-/**
- * Waits until exactly one MAC answers ARP for `ip`; that node. Judged on the LAN: a speaker killed with
- * kill -9 leaves its Lease behind until it expires (the first test checks that the Leases name the holder).
- */
-async function settledHolder(ip: string): Promise<string> {
-  return eventually(`one node to answer ARP for ${ip}`, 15_000, () => arpHolder(ip));
-}
-
-/** Milliseconds from now until a request through `ip` succeeds with the client's neighbour entry off `oldMac`. */
-async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
-  const start = Date.now();
-  await action();
-  await eventually(`${ip} to be served by another node`, 20_000, async () => {
-    const mac = await clientNeighbourMac(ip);
-    if (mac === oldMac) return undefined;
-    return (await fetchFromClient(`http://${ip}/`, 0.3)) ? true : undefined;
-  }, 20);
-  return Date.now() - start;
-}
 
 t.before(async () => {
   await createBarelbNamespaces();
@@ -50,11 +31,6 @@ t.before(async () => {
   for (const n of lab.nodes) await speakerReady(n);
 });
 
-async function speakerReady(node: string): Promise<void> {
-  await eventually(`the speaker on ${node} to be ready`, 90_000, async () =>
-    (await inNs(lab.nodeNs(node), 'curl', ['-sf', 'http://127.0.0.1:7473/readyz']).catch(() => '')).includes('ok') ? true : undefined,
-  );
-}
 t.teardown(async () => {
   await deleteNamespace(NS);
 });

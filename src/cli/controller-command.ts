@@ -61,7 +61,7 @@ export async function runController(argv: string[]): Promise<number> {
   const identity = values.identity ?? process.env['POD_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'controller', identity });
   // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.
-  const [{ CoordinationV1Api }, { Controller }, { LeaderElector }, { LeaseClient }, { loadKubeConfig }, { startHttpServer }, { ControllerMetrics }] = await Promise.all([
+  const [{ CoordinationV1Api }, { Controller, controllerVoice }, { LeaderElector }, { LeaseClient }, { loadKubeConfig }, { startHttpServer }, { ControllerMetrics }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('../controller/controller.js'),
     import('../election/leader-elector.js'),
@@ -73,6 +73,7 @@ export async function runController(argv: string[]): Promise<number> {
   const kubeConfig = loadKubeConfig(values.kubeconfig);
   const metrics = new ControllerMetrics();
   const leaderElect = !values['no-leader-elect'];
+  const voice = controllerVoice(kubeConfig, identity, log);
   let active: Controller | undefined;
   const runTerm = (signal: AbortSignal): Promise<void> => {
     active = new Controller({
@@ -86,6 +87,7 @@ export async function runController(argv: string[]): Promise<number> {
       workers,
       log,
       metrics,
+      voice,
     });
     return active.run(signal);
   };

@@ -34,12 +34,29 @@ export interface ControllerOptions {
   readonly workers: number;
   readonly log: Logger;
   readonly metrics: ControllerMetrics;
+  /** What this process has said, kept across its terms (see controllerVoice). */
+  readonly voice: ControllerVoice;
+}
+
+/**
+ * The Events a controller process has written and the Warnings it last gave each
+ * Service. They outlive a leadership term: a leader that misses a renewal under
+ * load and wins again re-decides every Service, and with a fresh memory would
+ * write every waiting Service's Warning a second time instead of bumping it.
+ */
+export interface ControllerVoice {
+  readonly events: EventRecorder;
+  readonly warned: WarningMemory;
+}
+
+export function controllerVoice(kubeConfig: KubeConfig, identity: string, log: Logger): ControllerVoice {
+  return { events: new EventRecorder(kubeConfig.makeApiClient(CoreV1Api), 'barelb-controller', identity, log.child({ part: 'events' })), warned: new WarningMemory() };
 }
 
 /**
  * The active controller: re-learns every assignment from the cluster, then
  * keeps Services' addresses in line with their requests and the pool config.
- * One instance runs per leadership term; all state is rebuilt each term.
+ * One instance runs per leadership term; all state but its voice is rebuilt each term.
  */
 export class Controller {
   private readonly core: CoreV1Api;
@@ -47,7 +64,7 @@ export class Controller {
   private readonly queue = new WorkQueue();
   private readonly pending = new Set<string>();
   private readonly retries = new Map<string, Backoff>();
-  private readonly warned = new WarningMemory();
+  private readonly warned: WarningMemory;
   private readonly events: EventRecorder;
   private readonly log: Logger;
   private services!: ResilientInformer<V1Service>;
@@ -65,7 +82,8 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.log = opts.log;
-    this.events = new EventRecorder(this.core, 'barelb-controller', opts.identity, opts.log.child({ part: 'events' }));
+    this.events = opts.voice.events;
+    this.warned = opts.voice.warned;
   }
 
   get ready(): boolean {

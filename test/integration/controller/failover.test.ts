@@ -3,7 +3,8 @@
  * of Service creations leaves every Service with exactly one address, none
  * shared, all from the pool, once the standby has taken over; a leader stopped
  * with SIGTERM gives the Lease back so the standby takes over well before the
- * lease would expire.
+ * lease would expire; a leader whose Lease is taken and who wins it back does
+ * not write its Warnings a second time.
  *
  * Pool: 203.0.113.0-203.0.113.239 (this file only).
  */
@@ -13,6 +14,7 @@ import {
   apply,
   configMapYaml,
   createServices,
+  eventsFor,
   eventually,
   ingressIps,
   kubectl,
@@ -58,13 +60,13 @@ async function findLeader(replicas: RunningController[]): Promise<{ leader: Runn
   });
 }
 
-async function setup(t: Test, prefix: string): Promise<{ cfg: string; ns: string; args: (id: string) => string[] }> {
+async function setup(t: Test, prefix: string): Promise<{ cfg: string; ns: string; lease: string; args: (id: string) => string[] }> {
   const cfg = uniqueName(`${prefix}-cfg`);
   const ns = uniqueName(`${prefix}-svc`);
   await namespaces(t, cfg, ns);
   await apply(configMapYaml(cfg, `pools:\n- name: ${POOL}\n  addresses: ["${FIRST}-${LAST}"]`));
   const lease = uniqueName(`${prefix}-lease`);
-  return { cfg, ns, args: (id) => ['--namespace', cfg, '--lease-name', lease, '--identity', id, ...TIMERS] };
+  return { cfg, ns, lease, args: (id) => ['--namespace', cfg, '--lease-name', lease, '--identity', id, ...TIMERS] };
 }
 
 t.test('SIGKILL of the leader in the middle of a burst: every Service ends with one distinct address', async (t) => {
@@ -172,4 +174,36 @@ t.test('SIGTERM of the leader hands the Lease over well before it would expire',
     standby.logLines().some((l) => l['msg'] === 'assigned' && l['service'] === `${ns}/after`),
     'the new leader assigned it',
   );
+});
+
+t.test('a leader that loses its Lease and wins it back does not repeat its Warnings', async (t) => {
+  const { cfg, ns, lease, args } = await setup(t, 'fo-voice');
+  const ctl = await startController(t, args('fo-voice-a'));
+  await findLeader([ctl]);
+  const wanted = '203.0.113.7';
+  const waiters = ['waiter-0', 'waiter-1', 'waiter-2'];
+  const ask = { 'barelb.io/loadBalancerIPs': wanted };
+  await createServices([{ name: 'holder', namespace: ns, annotations: ask }]);
+  await eventually('holder to get the address', 30_000, async () => ((await allIps(ns)).get('holder')?.[0] === wanted ? true : undefined));
+  await createServices(waiters.map((name) => ({ name, namespace: ns, annotations: ask })));
+  const refused = async (name: string): Promise<number> =>
+    (await eventsFor(ns, 'Service', name)).filter((e) => e.type === 'Warning' && e.message.includes(`already used by ${ns}/holder`)).length;
+  await eventually('a Warning on every waiter', 30_000, async () => ((await Promise.all(waiters.map(refused))).every((n) => n === 1) ? true : undefined));
+
+  // Another holder renews the Lease behind the leader's back: its next renewal conflicts and its term ends.
+  const reconciledBefore = (await ctl.metric('barelb_reconcile_duration_seconds_count')) ?? 0;
+  const renewTime = new Date().toISOString().replace(/Z$/, '000Z');
+  await kubectl(['patch', 'lease', lease, '-n', cfg, '--type', 'merge', '-p', JSON.stringify({ spec: { holderIdentity: 'intruder', renewTime, leaseDurationSeconds: 4 } })]);
+  await eventually('the leader to notice the Lease taken', 10_000, async () => (ctl.logLines().some((l) => l['msg'] === 'lost leadership; standing by') ? true : undefined));
+  await eventually('a second term once the intruder lapses', 30_000, async () =>
+    ctl.logLines().filter((l) => l['msg'] === 'controller synced; assigning').length === 2 ? true : undefined);
+  await eventually('the second term to have re-decided every Service', 30_000, async () => {
+    const n = await ctl.metric('barelb_reconcile_duration_seconds_count');
+    return n !== undefined && n >= reconciledBefore + waiters.length + 1 ? true : undefined;
+  });
+  await new Promise((r) => setTimeout(r, 1_000));
+
+  t.same(await Promise.all(waiters.map(refused)), waiters.map(() => 1), 'one Warning Event per waiter after the second term, as before it');
+  t.same((await allIps(ns)).get('holder'), [wanted], 'holder kept its address');
+  t.same(await Promise.all(waiters.map(async (w) => (await allIps(ns)).get(w))), waiters.map(() => []), 'no waiter got it');
 });

@@ -197,6 +197,13 @@ t.test(`${SAME_IP} Services asking for one address: one gets it, every other is 
   const events = await namespaceEvents(crowd);
   const warnings = events.filter((e) => e.type === 'Warning');
   t.equal(warnings.length, SAME_IP - 1, 'one Warning Event per refused Service, no duplicates');
+  if (warnings.length !== SAME_IP - 1) {
+    const byName = new Map<string, string[]>();
+    for (const e of warnings) byName.set(e.involvedObject.name, [...(byName.get(e.involvedObject.name) ?? []), `${e.reason}: ${e.message}`]);
+    const twice = [...byName].filter(([, m]) => m.length > 1);
+    t.comment(`${twice.length} Services with more than one Warning, e.g. ${JSON.stringify(twice.slice(0, 3))}`);
+    t.comment(`controller election log: ${JSON.stringify(ctl.logLines().filter((l) => String(l['msg']).includes('leader')).map((l) => l['msg']))}`);
+  }
   t.ok(warnings.every((e) => (e.count ?? 1) <= 3), 'and no Warning repeated in a loop');
 
   // A normal Service still gets an address promptly.

@@ -185,7 +185,6 @@ export function startController(t: Teardown, extra: string[] = []): Proc {
   return startTracked(t, process.execPath, [CLI, 'controller', '--kubeconfig', lab.kubeconfig, '--metrics-addr', '127.0.0.1:7472', ...extra], 'controller');
 }
 
-/** A backend standing in for a Pod: HTTP on NODEIP:port in a node, answering with its name and the client's address. */
 /** An HTTP backend on `node`'s address (IPv4 unless `host` says another) answering JSON: its name, node and the client's address. */
 export function startBackend(t: Teardown, node: string, port: number, name: string, host = lab.nodeIp(node)): Proc {
   const script = `require('http').createServer((q,s)=>s.end(JSON.stringify({name:${JSON.stringify(name)},node:${JSON.stringify(node)},client:q.socket.remoteAddress})+'\\n')).listen(${port},${JSON.stringify(host)})`;

@@ -212,8 +212,10 @@ export class Controller {
 
   /** Takes every address the cluster shows before any new one is handed out; the oldest Service wins a clash. */
   private relearn(): void {
-    const { learned, conflicts } = relearn(this.alloc, this.services.list().map(toServiceView), this.opts.lbClass);
+    const { learned, conflicts, foreign } = relearn(this.alloc, this.services.list().map(toServiceView), this.opts.lbClass);
     for (const c of conflicts) this.log.warn({ service: c.key, err: c.error.message }, 'address shown in status is held by an older Service');
+    // A later term says it again; the recorder bumps the count of the same Event.
+    for (const f of foreign) this.emit(f.view, [f.event]);
     this.log.info({ learned, conflicts: conflicts.length }, 're-learned existing assignments');
     for (const svc of this.services.list()) this.queue.add(toServiceView(svc).key);
     this.updateGauges(true);

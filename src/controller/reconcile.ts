@@ -56,15 +56,9 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   const events: ServiceEvent[] = [];
   let current = alloc.assignmentOf(key);
   let lost: readonly IpAddress[] = [];
-  // Said once per Service and controller: when barelb takes it on (adopted from status, or assigned).
-  const foreign: ServiceEvent | undefined =
-    !current && aliases.length > 0
-      ? {
-          type: 'Normal',
-          reason: REASON.foreignAnnotation,
-          message: `reading ${aliases.map((a) => `${a.read} as ${a.as}`).join(', ')}; set ${aliases.map((a) => a.as).join(', ')} instead (barelb's own wins when both are set)`,
-        }
-      : undefined;
+  // Said once per Service and controller: when barelb takes it on (adopted from status, or assigned;
+  // relearn says it for the Services it adopts at start).
+  const foreign = current ? undefined : foreignAnnotationEvent(aliases);
 
   if (current) {
     // Re-assert, don't remember: the allocator hears the Service's ports and
@@ -126,10 +120,22 @@ export function reconcileService(alloc: Allocator, key: string, view: ServiceVie
   return { ...finish(view, undefined, events, result.error, false), failure: result.error };
 }
 
+/** The Normal Event for a Service read through MetalLB's or kube-vip's annotations: which, and barelb's to set. */
+function foreignAnnotationEvent(aliases: ReadonlyArray<{ readonly read: string; readonly as: string }>): ServiceEvent | undefined {
+  if (aliases.length === 0) return undefined;
+  return {
+    type: 'Normal',
+    reason: REASON.foreignAnnotation,
+    message: `reading ${aliases.map((a) => `${a.read} as ${a.as}`).join(', ')}; set ${aliases.map((a) => a.as).join(', ')} instead (barelb's own wins when both are set)`,
+  };
+}
+
 export interface Relearned {
   readonly learned: number;
   /** Services whose status shows an address an older Service holds. */
   readonly conflicts: readonly { readonly key: string; readonly error: AllocationError }[];
+  /** Services taken on here that are read through another implementation's annotations, with the Event that says so. */
+  readonly foreign: readonly { readonly view: ServiceView; readonly event: ServiceEvent }[];
 }
 
 /**
@@ -141,11 +147,18 @@ export function relearn(alloc: Allocator, views: readonly ServiceView[], lbClass
     .filter((v) => handles(v, lbClass) && v.ingressIps.length > 0)
     .sort((a, b) => a.createdMs - b.createdMs || a.key.localeCompare(b.key));
   const conflicts: { key: string; error: AllocationError }[] = [];
+  const foreign: { view: ServiceView; event: ServiceEvent }[] = [];
   for (const v of shown) {
-    const r = alloc.adopt(readRequest(v).request, shownAddresses(v), v.annotations[ANNOTATION.allocatedFromPool]);
-    if (!r.ok) conflicts.push({ key: v.key, error: r.error });
+    const { request, aliases } = readRequest(v);
+    const r = alloc.adopt(request, shownAddresses(v), v.annotations[ANNOTATION.allocatedFromPool]);
+    if (!r.ok) {
+      conflicts.push({ key: v.key, error: r.error });
+      continue;
+    }
+    const event = foreignAnnotationEvent(aliases);
+    if (event) foreign.push({ view: v, event });
   }
-  return { learned: shown.length - conflicts.length, conflicts };
+  return { learned: shown.length - conflicts.length, conflicts, foreign };
 }
 
 /**

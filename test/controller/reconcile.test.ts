@@ -1,6 +1,6 @@
 import t from 'tap';
 import { DEFAULT_LB_CLASS, REASON } from '../../src/names.js';
-import { reconcileService, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
+import { reconcileService, relearn, WarningMemory, type ServiceEvent } from '../../src/controller/reconcile.js';
 import type { PoolSpec } from '../../src/config/types.js';
 import { Allocator } from '../../src/ipam/allocator.js';
 import { IpAddress } from '../../src/net/ip.js';
@@ -82,6 +82,21 @@ t.test('a Service MetalLB left (its status, its annotations) is adopted as it is
   const asked = reconcileService(alloc, 'default/k', view('k', { annotations: { 'kube-vip.io/loadbalancerIPs': '198.51.100.12' } }), CLASS);
   t.same(asked.status, ['198.51.100.12'], "kube-vip's requested address is honoured");
   t.same(asked.events.map((e) => e.reason).sort(), [REASON.foreignAnnotation, REASON.assigned].sort());
+});
+
+t.test('a controller starting on what MetalLB left says once, at relearn, which annotations it reads', async (t) => {
+  const alloc = new Allocator([pool('lan', ['198.51.100.10-198.51.100.12'])]);
+  const views = [
+    view('m', { ingressIps: ['198.51.100.10'], annotations: { 'metallb.io/loadBalancerIPs': '198.51.100.10' } }),
+    view('plain', { ingressIps: ['198.51.100.11'] }),
+    view('own', { ingressIps: ['198.51.100.12'], annotations: { 'barelb.io/loadBalancerIPs': '198.51.100.12', 'metallb.io/loadBalancerIPs': '198.51.100.12' } }),
+  ];
+  const { learned, foreign } = relearn(alloc, views, CLASS);
+  t.equal(learned, 3, 'every address re-learned');
+  t.same(foreign.map((f) => f.view.name), ['m'], "only the Service read through MetalLB's annotation (barelb's own wins on the other)");
+  t.match(foreign[0]?.event, { type: 'Normal', reason: REASON.foreignAnnotation, message: /metallb\.io\/loadBalancerIPs as barelb\.io\/loadBalancerIPs/ });
+  const next = reconcileService(alloc, 'default/m', views[0] as (typeof views)[number], CLASS);
+  t.same(next.events, [], 'the pass after relearn says nothing more');
 });
 
 t.test('a status clash: the one that holds keeps it, the other gets another address with a warning', async (t) => {

@@ -37,7 +37,7 @@ say "building barelb (tsc)"
 npm run --silent build
 
 # The first run builds Kubernetes from Debian's source: say so while it runs.
-say "checking for the Kubernetes binaries (the first run builds them: ~10 minutes on 2 cores, then cached)"
+say "checking for the Kubernetes binaries (the first run builds them: 13-25 minutes on 2 cores, then cached)"
 (s=0; while sleep 1; do ((++s % 30)) || say "still building Kubernetes (${s}s so far)"; done) &
 ticker=$!
 trap 'kill "$ticker" 2>/dev/null || true' EXIT

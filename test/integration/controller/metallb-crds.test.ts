@@ -8,12 +8,9 @@
  *
  * Pools: 203.0.113.64/29, 203.0.113.80/29, 203.0.113.96/29, 203.0.113.112/29 (this file only).
  *
- * Needs an API server that can store custom resources. Kubernetes before 1.24 built with Go 1.18 or later
- * (as scripts/build-kubernetes.sh builds Debian's 1.20 with Go 1.19) vendors json-iterator's reflect2
- * 1.0.1, whose map iteration faults under Go 1.18: the first write of any custom resource kills
- * kube-apiserver (SIGSEGV in objectmeta.GetObjectMeta), and every later test with it. On such a server
- * this file skips, unless BARELB_CP_CUSTOM_RESOURCES=1 says its kube-apiserver was built with reflect2
- * 1.0.2 vendored in.
+ * Needs an API server that can store custom resources: scripts/build-kubernetes.sh replaces the reflect2
+ * 1.0.1 Kubernetes 1.20 vendors (its kube-apiserver, built with Go >= 1.18, faults on the first custom
+ * resource written) with Debian's 1.0.2.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,52 +18,21 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { startTracked } from '../../../testkit/lab.js';
+import { deleteMetallbCrds, installMetallbCrds } from '../../../testkit/metallb.js';
 import { serviceAccountKubeconfig } from '../../../testkit/support.js';
 import {
   CLI, ROOT, apply, createServices, eventsFor, eventually, getService, ingressIps, kubeconfigPath, kubectl, namespaces, startController, uniqueName, type KubeEvent, type RunningController,
 } from '../harness.js';
 
 const POOL_ANNOTATION = 'barelb.io/allocated-from-pool';
-const CRDS = ['ipaddresspools.metallb.io', 'l2advertisements.metallb.io'];
-
-/** A minimal CRD as MetalLB's: namespaced, v1beta1 served and stored, any spec. */
-function crd(kind: string, plural: string): object {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.metallb.io` },
-    spec: {
-      group: 'metallb.io',
-      scope: 'Namespaced',
-      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
-      versions: [{ name: 'v1beta1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
-    },
-  };
-}
-
-/** Why custom resources would crash this API server (see the header), or undefined when they are safe. */
-async function customResourcesUnsafe(): Promise<string | undefined> {
-  if (process.env['BARELB_CP_CUSTOM_RESOURCES'] === '1') return undefined;
-  const v = JSON.parse(await kubectl(['get', '--raw', '/version'])) as { major?: string; minor?: string; goVersion?: string; gitVersion?: string };
-  const minor = Number.parseInt(v.minor ?? '', 10);
-  const go = /^go1\.(\d+)/.exec(v.goVersion ?? '');
-  const goMinor = go ? Number(go[1]) : 0;
-  if (v.major === '1' && minor < 24 && goMinor >= 18) {
-    return `kube-apiserver ${v.gitVersion ?? `1.${minor}`} built with ${v.goVersion}: its vendored reflect2 1.0.1 faults on the first custom resource written (set BARELB_CP_CUSTOM_RESOURCES=1 for a build with reflect2 1.0.2)`;
-  }
-  return undefined;
-}
-const skip = (await customResourcesUnsafe()) ?? false;
-
 let crdsInstalled = false;
 async function installCrds(): Promise<void> {
   if (crdsInstalled) return;
-  await apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [crd('IPAddressPool', 'ipaddresspools'), crd('L2Advertisement', 'l2advertisements')] }));
   crdsInstalled = true;
-  await kubectl(['wait', '--for', 'condition=established', '--timeout=60s', ...CRDS.map((c) => `crd/${c}`)]);
+  await installMetallbCrds(kubectl);
 }
 t.teardown(async () => {
-  await kubectl(['delete', 'crd', ...CRDS, '--ignore-not-found', '--wait=true', '--timeout=120s']).catch(() => undefined);
+  await deleteMetallbCrds(kubectl).catch(() => undefined);
 });
 
 function pool(namespace: string, name: string, spec: Record<string, unknown>): string {
@@ -98,7 +64,7 @@ async function eventOn(namespace: string, kind: string, name: string, reason: st
   );
 }
 
-t.test('CRDs not installed: said clearly, the config counts as invalid, and is read once they are', { skip }, async (t) => {
+t.test('CRDs not installed: said clearly, the config counts as invalid, and is read once they are', async (t) => {
   const cfgNs = uniqueName('mc-early');
   const apps = uniqueName('mc-early-apps');
   const own = uniqueName('mc-early-own');
@@ -120,7 +86,7 @@ t.test('CRDs not installed: said clearly, the config counts as invalid, and is r
   t.same(await assigned(apps, 'first'), { ips: ['203.0.113.112'], pool: 'early' }, 'without a restart');
 });
 
-t.test('the controller on MetalLB\'s objects: pools, edits, an invalid edit; the speaker reads the same', { skip }, async (t) => {
+t.test('the controller on MetalLB\'s objects: pools, edits, an invalid edit; the speaker reads the same', async (t) => {
   await installCrds();
   const cfgNs = uniqueName('mc-metallb');
   const team = uniqueName('mc-team');
@@ -178,7 +144,7 @@ t.test('the controller on MetalLB\'s objects: pools, edits, an invalid edit; the
   t.match(speaker.output(), /metallb-crds config converted with warnings/, 'and logs the conversion warnings');
 });
 
-t.test('RBAC: manifests/ grants no metallb.io access; examples/metallb-crds/rbac.yaml grants what both need', { skip }, async (t) => {
+t.test('RBAC: manifests/ grants no metallb.io access; examples/metallb-crds/rbac.yaml grants what both need', async (t) => {
   await installCrds();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'barelb-metallb-rbac-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -8,6 +6,7 @@ import {
   CLI, apply, arpingMacs, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, kubectl, kubeProxiesCurrent, lab, macOf,
   serviceYaml, settledHolder, speakerKubeconfig, speakerReady, startBackend, startController, startIn, startSpeaker, type Proc,
 } from '../../testkit/lab.js';
+import { deleteMetallbCrds, installMetallbCrds } from '../../testkit/metallb.js';
 import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js';
 
 // The switch from MetalLB (layer 2) an operator runs, under traffic, as the README's "Migrating from MetalLB"
@@ -19,7 +18,7 @@ import { describeTraffic, startTraffic, totals } from '../../testkit/traffic.js'
 const NS = 'e2e-migration';
 const ANNOUNCER = path.join(path.dirname(new URL(import.meta.url).pathname), 'l2-announcer.mjs');
 
-// As MetalLB users keep them in git.
+// MetalLB's objects, in the cluster as MetalLB's users have them.
 const METALLB_OBJECTS = `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {name: lan, namespace: metallb-system}
@@ -67,11 +66,16 @@ async function statusIps(name: string): Promise<string[]> {
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
+  await installMetallbCrds(kubectl);
+  await kubectl(['create', 'namespace', 'metallb-system']);
+  await apply(METALLB_OBJECTS);
   for (const n of lab.nodes) startBackend(t, n, 8080, `backend-${n}`);
   await kubeProxiesCurrent(NS, 8080);
 });
 t.teardown(async () => {
   await deleteNamespace(NS);
+  await deleteNamespace('metallb-system');
+  await deleteMetallbCrds(kubectl);
 });
 
 t.test('from MetalLB to barelb under traffic: every address kept, one node answering each, no request lost but at the switch', async (t) => {
@@ -101,10 +105,11 @@ t.test('from MetalLB to barelb under traffic: every address kept, one node answe
   const before = await traffic.reset();
   t.equal(totals(before).failures, 0, `before: no failure in ${totals(before).requests} requests through MetalLB`);
 
-  // README step 1: convert MetalLB's objects to barelb's ConfigMap and apply it.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'barelb-migration-'));
-  writeFileSync(path.join(dir, 'metallb.yaml'), METALLB_OBJECTS);
-  const converted = await promisify(execFile)(process.execPath, [CLI, 'config', 'convert', '--from', 'metallb', '-f', path.join(dir, 'metallb.yaml')]);
+  // README step 1: convert MetalLB's objects to barelb's ConfigMap, as the README pipes them, and apply it.
+  const objects = await kubectl(['get', 'ipaddresspools,l2advertisements', '-A', '-o', 'yaml']);
+  const converting = promisify(execFile)(process.execPath, [CLI, 'config', 'convert', '--from', 'metallb']);
+  converting.child.stdin?.end(objects);
+  const converted = await converting;
   t.match(converted.stdout, /name: barelb-config/, 'config convert printed barelb-system/barelb-config');
   t.equal(converted.stderr, '', 'with no warning: barelb expresses these objects as they are');
   await apply(converted.stdout);

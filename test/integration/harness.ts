@@ -14,6 +14,7 @@ import { CoreV1Api, KubeConfig, type V1Service } from '@kubernetes/client-node';
 import type { Test } from 'tap';
 import { startTracked } from '../../testkit/lab.js';
 import { childEnv, eventually, runKubectl } from '../../testkit/support.js';
+import { ANNOTATION } from '../../src/names.js';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -93,6 +94,20 @@ export async function getService(namespace: string, name: string): Promise<V1Ser
 
 export function ingressIps(svc: V1Service): string[] {
   return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : []));
+}
+
+/** A Service's addresses and the pool barelb recorded them from (its allocated-from-pool annotation). */
+export async function addressesOf(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
+  const svc = await getService(namespace, name);
+  return { ips: ingressIps(svc), pool: svc.metadata?.annotations?.[ANNOTATION.allocatedFromPool] };
+}
+
+/** addressesOf, once the Service has an address (within 30 s). */
+export async function assigned(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
+  return eventually(`${namespace}/${name} to get an address`, 30_000, async () => {
+    const r = await addressesOf(namespace, name);
+    return r.ips.length > 0 ? r : undefined;
+  });
 }
 
 /** name -> ingress IPs, for every Service in a namespace. */

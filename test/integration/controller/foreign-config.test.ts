@@ -11,22 +11,14 @@
 import t from 'tap';
 import yaml from 'js-yaml';
 import {
-  apply, createServices, eventsFor, eventually, getService, ingressIps, kubectl, namespaces, startController, uniqueName, type RunningController,
+  apply, assigned, createServices, eventsFor, eventually, getService, ingressIps, kubectl, namespaces, startController, uniqueName, type RunningController,
 } from '../harness.js';
 
-const POOL_ANNOTATION = 'barelb.io/allocated-from-pool';
 
 function configMap(namespace: string, name: string, data: Record<string, string>): string {
   return JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data });
 }
 
-async function assigned(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
-  return eventually(`${namespace}/${name} to get an address`, 30_000, async () => {
-    const svc = await getService(namespace, name);
-    const ips = ingressIps(svc);
-    return ips.length > 0 ? { ips, pool: svc.metadata?.annotations?.[POOL_ANNOTATION] } : undefined;
-  });
-}
 
 async function untilMetric(c: RunningController, name: string, want: number): Promise<void> {
   let last: number | undefined;

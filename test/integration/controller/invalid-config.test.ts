@@ -9,13 +9,13 @@
  */
 import t from 'tap';
 import {
+  addressesOf,
   apply,
+  assigned,
   configMapYaml,
   createServices,
   eventsFor,
   eventually,
-  getService,
-  ingressIps,
   kubeconfigPath,
   kubectl,
   namespaces,
@@ -27,7 +27,6 @@ import {
 } from '../harness.js';
 
 const CM = 'barelb-config';
-const POOL_ANNOTATION = 'barelb.io/allocated-from-pool';
 
 function ipToInt(ip: string): number {
   const p = ip.split('.').map(Number);
@@ -39,18 +38,6 @@ function inCidr(ip: string, cidr: string): boolean {
   const size = 2 ** (32 - Number(len));
   const start = ipToInt(base as string);
   return ipToInt(ip) >= start && ipToInt(ip) < start + size;
-}
-
-async function ipsOf(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
-  const svc = await getService(namespace, name);
-  return { ips: ingressIps(svc), pool: svc.metadata?.annotations?.[POOL_ANNOTATION] };
-}
-
-async function untilAssigned(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
-  return eventually(`${namespace}/${name} to get an address`, 30_000, async () => {
-    const r = await ipsOf(namespace, name);
-    return r.ips.length > 0 ? r : undefined;
-  });
 }
 
 async function untilMetric(c: RunningController, name: string, want: number): Promise<void> {
@@ -166,7 +153,7 @@ t.test('every kind of invalid config is rejected and the last good config stays 
   await apply(configMapYaml(cfg, GOOD));
   const c = await startController(t, ['--namespace', cfg, '--lease-name', uniqueName('ic-lease'), '--retry-period', '500ms']);
   await createServices([{ name: 'existing', namespace: ns }]);
-  const existing = await untilAssigned(ns, 'existing');
+  const existing = await assigned(ns, 'existing');
   t.ok(inCidr(existing.ips[0] as string, GOOD_CIDR), `existing Service got ${existing.ips.join()} from ${GOOD_CIDR}`);
   t.equal(existing.pool, GOOD_POOL);
   t.equal(await c.metric('barelb_config_valid'), 1, 'a good config: barelb_config_valid 1');
@@ -205,10 +192,10 @@ t.test('every kind of invalid config is rejected and the last good config stays 
       if (typeof k.value === 'string') t.ok(ev.message.includes(k.value), `event message names the value ${k.value}`);
 
       // Nothing moves, and the last good config still assigns.
-      t.same(await ipsOf(ns, 'existing'), existing, 'the existing Service kept its address');
+      t.same(await addressesOf(ns, 'existing'), existing, 'the existing Service kept its address');
       const name = `during-${i}`;
       await createServices([{ name, namespace: ns }]);
-      const got = await untilAssigned(ns, name);
+      const got = await assigned(ns, name);
       t.ok(inCidr(got.ips[0] as string, GOOD_CIDR), `a new Service got ${got.ips.join()} from the last good pool`);
       t.equal(got.pool, GOOD_POOL, 'annotated with the last good pool');
       t.notOk(assignedDuring.includes(got.ips[0] as string) || existing.ips.includes(got.ips[0] as string), 'an address nobody else holds');
@@ -228,11 +215,11 @@ t.test('every kind of invalid config is rejected and the last good config stays 
   t.ok(c.logLines().some((l) => l['msg'] === 'config loaded' && JSON.stringify(l['pools']).includes('ic-extra')), 'logged the new pools');
   t.equal(await c.metric('barelb_config_rejected_total'), CASES(cfg).length, 'no more rejections');
   await createServices([{ name: 'extra', namespace: ns, annotations: { 'barelb.io/address-pool': 'ic-extra' } }]);
-  const extra = await untilAssigned(ns, 'extra');
+  const extra = await assigned(ns, 'extra');
   t.ok(inCidr(extra.ips[0] as string, EXTRA), `the new pool is in force: ${extra.ips.join()}`);
   t.equal(extra.pool, 'ic-extra');
-  t.same(await ipsOf(ns, 'existing'), existing, 'the existing Service still has its address');
-  for (const [i, ip] of assignedDuring.entries()) t.same((await ipsOf(ns, `during-${i}`)).ips, [ip], `during-${i} kept ${ip}`);
+  t.same(await addressesOf(ns, 'existing'), existing, 'the existing Service still has its address');
+  for (const [i, ip] of assignedDuring.entries()) t.same((await addressesOf(ns, `during-${i}`)).ips, [ip], `during-${i} kept ${ip}`);
 });
 
 t.test('a controller restarted on an invalid config runs on the version the last one recorded, and status says which', async (t) => {
@@ -242,7 +229,7 @@ t.test('a controller restarted on an invalid config runs on the version the last
   await apply(configMapYaml(cfg, 'pools:\n- name: ic-rec\n  addresses: ["203.0.113.232/29"]'));
   const first = await startController(t, ['--namespace', cfg, '--no-leader-elect']);
   await createServices([{ name: 'held', namespace: ns }]);
-  const held = await untilAssigned(ns, 'held');
+  const held = await assigned(ns, 'held');
   const recordedVersion = await eventually('the config in force to be recorded', 10_000, async () =>
     (await kubectl(['get', 'configmap', '-n', cfg, 'barelb-config-in-force', '-o', 'jsonpath={.metadata.annotations.barelb\\.io/config-source-version}']).catch(() => '')) || undefined,
   );
@@ -255,9 +242,9 @@ t.test('a controller restarted on an invalid config runs on the version the last
   t.match(ev.message, new RegExp(`the last good config stays in force \\(recorded in ${cfg}/barelb-config-in-force: version ${recordedVersion} of ${cfg}/${CM}`), ev.message);
   t.ok(c.logLines().some((l) => l['msg'] === 'config loaded from the last recorded good version'), 'the fallback is logged');
   await createServices([{ name: 'new', namespace: ns }]);
-  const fresh = await untilAssigned(ns, 'new');
+  const fresh = await assigned(ns, 'new');
   t.ok(inCidr(fresh.ips[0] as string, '203.0.113.232/29'), `a new Service is served from the recorded pool (${fresh.ips.join()})`);
-  t.same(await ipsOf(ns, 'held'), held, 'the held address never moved');
+  t.same(await addressesOf(ns, 'held'), held, 'the held address never moved');
 
   const status = await runCli(['status', '--kubeconfig', kubeconfigPath(), '--namespace', cfg, '-o', 'json']);
   const json = JSON.parse(status.stdout) as { config: { state: string; inForce: { source: string; sourceVersion: string; current: boolean } }; pools: { name: string; used: string }[]; problems: { kind: string; message: string }[] };
@@ -274,7 +261,7 @@ t.test('a controller started on an invalid config with no recorded one waits for
   await apply(configMapYaml(cfg, config));
   const first = await startController(t, ['--namespace', cfg, '--no-leader-elect']);
   await createServices([{ name: 'held', namespace: ns }]);
-  const held = await untilAssigned(ns, 'held');
+  const held = await assigned(ns, 'held');
   await first.kill('SIGTERM');
   // As on a cluster whose controller predates the record, or where it was deleted.
   await kubectl(['delete', 'configmap', '-n', cfg, 'barelb-config-in-force', '--ignore-not-found']);
@@ -286,13 +273,13 @@ t.test('a controller started on an invalid config with no recorded one waits for
   t.match(ev.message, /pools\[0\]\.autoassign/, `the event names the problem: ${ev.message}`);
   await createServices([{ name: 'new', namespace: ns }]);
   await new Promise((r) => setTimeout(r, 1_500));
-  t.same(await ipsOf(ns, 'held'), held, 'the held address and its pool annotation are untouched');
-  t.same((await ipsOf(ns, 'new')).ips, [], 'nothing is assigned without a good config');
+  t.same(await addressesOf(ns, 'held'), held, 'the held address and its pool annotation are untouched');
+  t.same((await addressesOf(ns, 'new')).ips, [], 'nothing is assigned without a good config');
 
   await apply(configMapYaml(cfg, config));
-  const fresh = await untilAssigned(ns, 'new');
+  const fresh = await assigned(ns, 'new');
   t.not(fresh.ips[0], held.ips[0], `the new Service gets another address (${fresh.ips.join()})`);
-  t.same(await ipsOf(ns, 'held'), held, 'the held address never moved');
+  t.same(await addressesOf(ns, 'held'), held, 'the held address never moved');
 });
 
 t.test('no ConfigMap at all: valid but empty, nothing is assigned', async (t) => {
@@ -312,7 +299,7 @@ t.test('no ConfigMap at all: valid but empty, nothing is assigned', async (t) =>
   t.pass('barelb_services_pending 1');
   t.equal(await c.metric('barelb_config_valid'), 1, 'no ConfigMap is a valid (empty) config');
   await new Promise((r) => setTimeout(r, 1_000));
-  t.same((await ipsOf(ns, 'orphan')).ips, [], 'the Service has no address');
+  t.same((await addressesOf(ns, 'orphan')).ips, [], 'the Service has no address');
   t.notOk(c.logLines().some((l) => l['msg'] === 'assigned'), 'nothing was assigned');
 });
 
@@ -327,7 +314,7 @@ t.test('deleting the ConfigMap leaves held addresses in place', async (t) => {
   await createServices([{ name: 'a', namespace: ns }, { name: 'b', namespace: ns }]);
   const held = new Map<string, string[]>();
   for (const n of ['a', 'b']) {
-    const r = await untilAssigned(ns, n);
+    const r = await assigned(ns, n);
     t.ok(inCidr(r.ips[0] as string, DEL_CIDR), `${n} got ${r.ips.join()} from ic-del`);
     held.set(n, r.ips);
   }
@@ -346,19 +333,19 @@ t.test('deleting the ConfigMap leaves held addresses in place', async (t) => {
   await createServices([{ name: 'late', namespace: ns }]);
   const failed = await untilEvent(ns, 'Service', 'late', 'an AllocationFailed event', (e) => e.reason === 'AllocationFailed');
   t.equal(failed.type, 'Warning');
-  for (const n of ['a', 'b']) t.same((await ipsOf(ns, n)).ips, held.get(n), `${n} kept its address with no ConfigMap`);
-  t.same((await ipsOf(ns, 'late')).ips, [], 'the new Service got nothing');
+  for (const n of ['a', 'b']) t.same((await addressesOf(ns, n)).ips, held.get(n), `${n} kept its address with no ConfigMap`);
+  t.same((await addressesOf(ns, 'late')).ips, [], 'the new Service got nothing');
 
   // Putting the ConfigMap back: the pool covers them again and the waiting Service gets an address.
   await apply(configMapYaml(cfg, config));
-  const late = await untilAssigned(ns, 'late');
+  const late = await assigned(ns, 'late');
   t.ok(inCidr(late.ips[0] as string, DEL_CIDR), `late got ${late.ips.join()}`);
   t.notOk([...held.values()].flat().includes(late.ips[0] as string), 'not an address already held');
   await untilMetric(c, 'barelb_services_outside_pools', 0);
   t.pass('barelb_services_outside_pools back to 0');
   for (const n of ['a', 'b']) {
     const r = await eventually(`${n} to be annotated with its pool again`, 30_000, async () => {
-      const x = await ipsOf(ns, n);
+      const x = await addressesOf(ns, n);
       return x.pool === 'ic-del' ? x : undefined;
     });
     t.same(r.ips, held.get(n), `${n} still has its address`);

@@ -21,10 +21,9 @@ import { startTracked } from '../../../testkit/lab.js';
 import { deleteMetallbCrds, installMetallbCrds } from '../../../testkit/metallb.js';
 import { serviceAccountKubeconfig } from '../../../testkit/support.js';
 import {
-  CLI, ROOT, apply, createServices, eventsFor, eventually, getService, ingressIps, kubeconfigPath, kubectl, namespaces, startController, uniqueName, type KubeEvent, type RunningController,
+  CLI, ROOT, apply, assigned, createServices, eventsFor, eventually, getService, ingressIps, kubeconfigPath, kubectl, namespaces, startController, uniqueName, type KubeEvent, type RunningController,
 } from '../harness.js';
 
-const POOL_ANNOTATION = 'barelb.io/allocated-from-pool';
 let crdsInstalled = false;
 async function installCrds(): Promise<void> {
   if (crdsInstalled) return;
@@ -42,13 +41,6 @@ function advertisement(namespace: string, name: string, spec: Record<string, unk
   return JSON.stringify({ apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name, namespace }, spec });
 }
 
-async function assigned(namespace: string, name: string): Promise<{ ips: string[]; pool: string | undefined }> {
-  return eventually(`${namespace}/${name} to get an address`, 30_000, async () => {
-    const svc = await getService(namespace, name);
-    const ips = ingressIps(svc);
-    return ips.length > 0 ? { ips, pool: svc.metadata?.annotations?.[POOL_ANNOTATION] } : undefined;
-  });
-}
 
 async function untilMetric(c: RunningController, name: string, want: number, ms = 30_000): Promise<void> {
   let last: number | undefined;

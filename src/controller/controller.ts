@@ -8,7 +8,7 @@ import { Backoff, sleep } from '../k8s/backoff.js';
 import { EventRecorder, type EventTarget } from '../k8s/event-recorder.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import { openConfigSource, type ConfigSource } from '../k8s/config-source.js';
-import { CONFIG_IN_FORCE_NAME, readConfigInForce, sameRecord, writeConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
+import { CONFIG_IN_FORCE_NAME, describeRecord, readConfigInForce, sameRecord, writeConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
 import { HEARTBEAT_SECRET_NAME, ensureHeartbeatSecret } from '../k8s/heartbeat-secret.js';
 import { writeServiceStatus } from '../k8s/service-status.js';
 import { toServiceView, type ServiceView } from '../k8s/service-view.js';
@@ -237,7 +237,7 @@ export class Controller {
       const kept = this.haveConfig
         ? 'the last good config stays in force'
         : fallback
-          ? `the last good config stays in force (recorded in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}: version ${fallback.sourceVersion ?? '?'} of ${fallback.source}, accepted ${fallback.acceptedAt.toISOString()})`
+          ? `the last good config stays in force (recorded in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}: ${describeRecord(fallback)})`
           : 'no good config yet: nothing is assigned or changed until one arrives';
       this.log.error(
         { ...cfg.logFields, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },

@@ -66,6 +66,11 @@ export function parseConfigInForce(cm: V1ConfigMap | undefined): ConfigInForce |
 }
 
 /** Whether two records say the same (the time of acceptance aside): no write needed. */
+/** Which version a record holds, for log lines and Events: `version 7 of ns/barelb-config, accepted <ISO time>`. */
+export function describeRecord(r: ConfigInForce): string {
+  return `version ${r.sourceVersion ?? '?'} of ${r.source}, accepted ${r.acceptedAt.toISOString()}`;
+}
+
 export function sameRecord(a: ConfigInForce | undefined, b: ConfigInForce): boolean {
   return a !== undefined && a.source === b.source && a.sourceVersion === b.sourceVersion && a.format === b.format && renderConfigYaml(a.config) === renderConfigYaml(b.config);
 }

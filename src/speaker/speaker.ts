@@ -15,7 +15,7 @@ import { Membership, type LivePeer } from '../election/membership.js';
 import { describeApiError, isNotFound } from '../k8s/api-error.js';
 import { sleep } from '../k8s/backoff.js';
 import { EventRecorder } from '../k8s/event-recorder.js';
-import { CONFIG_IN_FORCE_NAME, readConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
+import { CONFIG_IN_FORCE_NAME, describeRecord, readConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
 import { HEARTBEAT_KEY_REFRESH_MS, HEARTBEAT_SECRET_NAME, readHeartbeatKeys } from '../k8s/heartbeat-secret.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import { openConfigSource, type ConfigSource } from '../k8s/config-source.js';
@@ -352,7 +352,7 @@ export class Speaker {
       const kept = this.haveConfig
         ? 'the last good config stays in force'
         : fallback
-          ? `running on the last good config the controller recorded (version ${fallback.sourceVersion ?? '?'} of ${fallback.source}, accepted ${fallback.acceptedAt.toISOString()})`
+          ? `running on the last good config the controller recorded (${describeRecord(fallback)})`
           : 'no good config yet: nothing is announced until one arrives';
       this.log.error({ problems: loaded.error.problems.map(formatProblem) }, `invalid config rejected; ${kept}`);
       if (!fallback) return;

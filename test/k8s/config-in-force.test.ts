@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config/config-loader.js';
 import {
   CONFIG_IN_FORCE_NAME,
   configInForceObject,
+  describeRecord,
   parseConfigInForce,
   readConfigInForce,
   sameRecord,
@@ -114,4 +115,10 @@ t.test('read: absent is undefined, errors reach the caller', async (t) => {
   t.same(await readConfigInForce(read(() => Promise.resolve(configInForceObject('barelb-system', record))) as never, 'barelb-system'), record);
   t.equal(await readConfigInForce(read(() => Promise.reject(notFound)) as never, 'barelb-system'), undefined);
   await t.rejects(readConfigInForce(read(() => Promise.reject(new Error('boom'))) as never, 'barelb-system'), /boom/);
+});
+
+t.test('describeRecord says which version, of what, accepted when; an unknown version as ?', async (t) => {
+  const r = recordOf(SOURCES[0] as string);
+  t.equal(describeRecord(r), 'version 17 of barelb-system/barelb-config, accepted 2026-11-30T12:00:00.000Z');
+  t.equal(describeRecord({ ...r, sourceVersion: undefined }), 'version ? of barelb-system/barelb-config, accepted 2026-11-30T12:00:00.000Z');
 });

@@ -40,10 +40,17 @@ cp -rL "$REFLECT2_SRC" "$tree/vendor/github.com/modern-go/reflect2"
 
 # GOPATH mode, as Debian's debian/rules builds it: `make` runs the code generators
 # a plain `go build` would miss.
+# With Debian's Go (golang-go, 1.19), which this release's build and vendored code were
+# made for: a machine may carry a newer Go first on PATH (/usr/local/go: 1.26 on the
+# polyglot kind), which GOPATH mode and 1.20's vendored golang.org/x/sys do not survive.
+# GOTOOLCHAIN=local keeps any Go from fetching another toolchain.
+DEBIAN_GO=/usr/lib/go/bin
+[[ -x $DEBIAN_GO/go ]] || die "Debian's Go ($DEBIAN_GO/go) is missing: run scripts/install-deps.sh first"
 targets="${BINARIES[*]/#/cmd/}"
 (
   cd "$work/gopath/src/k8s.io/kubernetes"
-  env GOPATH="$work/gopath" HOME="$work/home" CGO_ENABLED=0 make WHAT="$targets"
+  env PATH="$DEBIAN_GO:$PATH" GOTOOLCHAIN=local GOPATH="$work/gopath" HOME="$work/home" CGO_ENABLED=0 \
+    make WHAT="$targets"
 ) > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; die "Kubernetes build failed"; }
 
 mkdir -p "$out.tmp"

@@ -8,6 +8,7 @@ import { Backoff, sleep } from '../k8s/backoff.js';
 import { EventRecorder, type EventTarget } from '../k8s/event-recorder.js';
 import { ResilientInformer } from '../k8s/informer.js';
 import { openConfigSource, type ConfigSource } from '../k8s/config-source.js';
+import { chooseConfig } from '../config/effective-config.js';
 import { CONFIG_IN_FORCE_NAME, describeRecord, readConfigInForce, sameRecord, writeConfigInForce, type ConfigInForce } from '../k8s/config-in-force.js';
 import { HEARTBEAT_SECRET_NAME, ensureHeartbeatSecret } from '../k8s/heartbeat-secret.js';
 import { writeServiceStatus } from '../k8s/service-status.js';
@@ -233,12 +234,13 @@ export class Controller {
       metrics.configValid.set(0);
       metrics.configRejections.inc();
       // A fresh process falls back on the version recorded by the last leader.
-      const fallback = this.haveConfig ? undefined : this.recorded;
-      const kept = this.haveConfig
-        ? 'the last good config stays in force'
-        : fallback
-          ? `the last good config stays in force (recorded in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}: ${describeRecord(fallback)})`
-          : 'no good config yet: nothing is assigned or changed until one arrives';
+      const choice = chooseConfig(loaded, this.haveConfig, this.recorded);
+      const kept =
+        choice.use === 'recorded'
+          ? `the last good config stays in force (recorded in ${this.opts.namespace}/${CONFIG_IN_FORCE_NAME}: ${describeRecord(choice.record)})`
+          : choice.use === 'none'
+            ? 'no good config yet: nothing is assigned or changed until one arrives'
+            : 'the last good config stays in force';
       this.log.error(
         { ...cfg.logFields, problems: problems.map((p) => ({ path: p.path, pool: p.pool, value: p.value, message: p.message })) },
         `invalid config rejected; ${kept}`,
@@ -246,8 +248,8 @@ export class Controller {
       for (const { target, items } of cfg.attribute(problems)) {
         this.events.record(target, { type: 'Warning', reason: 'InvalidConfig', message: `rejected (${kept}): ${items.map(formatProblem).join('; ')}` });
       }
-      if (!fallback) return;
-      accepted = { config: fallback.config, record: undefined };
+      if (choice.use !== 'recorded') return;
+      accepted = { config: choice.config, record: undefined };
     } else {
       accepted = {
         config: loaded.config,

@@ -1,16 +1,11 @@
 import { selectorMatches } from '../config/label-selector.js';
 import type { AnnounceSpec } from '../config/types.js';
+import type { NodeFacts } from '../k8s/node-facts.js';
 import { familyOf } from '../net/ip.js';
 
 /** Nodes with this label never announce (the upstream Kubernetes convention). */
 export const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
-export interface NodeFacts {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  /** Its InternalIP addresses (from the Node's status). */
-  readonly internalIps?: readonly string[];
-}
 
 /** What the IP needs of the node that announces it beyond the config's rules. */
 export interface IpNeeds {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readyNodesFromEndpoints, readyNodesFromSlices } from '../../src/speaker/ready-nodes.js';
+import { readyNodesFromEndpoints, readyNodesFromSlices } from '../../src/k8s/ready-nodes.js';
 
 t.test('Endpoints: ready addresses only', async (t) => {
   const m = readyNodesFromEndpoints([

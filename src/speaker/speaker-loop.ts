@@ -1,0 +1,273 @@
+import type { Heartbeat } from '../election/heartbeat-frame.js';
+import type { Membership } from '../election/membership.js';
+import type { EventRecorder } from '../k8s/event-recorder.js';
+import type { NodeFacts } from '../k8s/node-facts.js';
+import type { SpeakerWatches } from '../k8s/speaker-watches.js';
+import { toServiceView } from '../k8s/service-view.js';
+import { familyOf, type IpFamily } from '../net/ip.js';
+import type { NodePortForward } from '../net/nft-ruleset.js';
+import type { Logger } from '../observability/logger.js';
+import type { SpeakerMetrics } from '../observability/metrics.js';
+import { REASON } from '../names.js';
+import type { Announcer } from './announcer.js';
+import type { ArpThread } from './arp-thread.js';
+import { decideRound, type IpAction, type RoundInterface, type RoundIp } from './decision-round.js';
+import type { HostNetwork } from './host-network.js';
+import { chooseInterface, type InterfaceChoice } from './interface-choice.js';
+import { LastResult } from './last-result.js';
+import { linkOf } from './link-monitor.js';
+import { nodePortRules, type NodePortSync } from './nodeport-sync.js';
+import type { RefusalReporter } from './refusal-reporter.js';
+import { weight } from './rendezvous.js';
+import type { SpeakerConfig } from './speaker-config.js';
+import type { SpeakerLeaseWriter } from './speaker-lease-writer.js';
+import { wantedAddresses, type AddressUser } from './wanted-addresses.js';
+
+/** What the loop works with; each part is built (and stopped) by the Speaker. */
+export interface SpeakerLoopParts {
+  readonly node: string;
+  /** `--interface`; empty: the config's announce.interfaces, else any. */
+  readonly interfaces: readonly string[];
+  readonly lbClass: string;
+  readonly heartbeat: { readonly intervalMs: number; readonly failureTimeoutMs: number };
+  readonly l2: ArpThread;
+  readonly watches: SpeakerWatches;
+  readonly config: SpeakerConfig;
+  readonly membership: Membership;
+  readonly announcer: Announcer;
+  readonly host: HostNetwork;
+  readonly refusals: RefusalReporter;
+  readonly leaseWriter: SpeakerLeaseWriter;
+  /** nodeport mode only. */
+  readonly nodeport: NodePortSync | undefined;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly metrics: SpeakerMetrics;
+}
+
+/** An address a Service holds in status, as this node tracks it between rounds. */
+interface TrackedIp {
+  readonly ip: string;
+  readonly family: IpFamily;
+  /** Rendezvous weights of nodes for this IP, computed once per node. */
+  readonly weights: Map<string, bigint>;
+  /** Keyed by SpeakerLoop.interfacesGeneration. */
+  readonly iface: LastResult<number, InterfaceChoice | undefined>;
+}
+
+/**
+ * A speaker's tick: re-reads what changed (informers, config, host interfaces, links, membership),
+ * decides every address again when anything a decision reads changed (decideRound), and carries the
+ * decisions out. A quiet tick costs next to nothing.
+ */
+export class SpeakerLoop {
+  private readonly tracked = new Map<string, TrackedIp>();
+  private wanted = new Map<string, AddressUser[]>();
+  private nodeFacts: NodeFacts[] = [];
+  /** Set by every informer event; the next tick re-reads what changed. */
+  private dirty = true;
+  /** Set when anything a decision reads changed; the next tick decides every IP again. */
+  private undecided = true;
+  private lastMembershipVersion = -1;
+  /** Bumped when the interfaces or the config's announce.interfaces change: per-IP interface choices are redone then. */
+  private interfacesGeneration = 0;
+  /** The next time a listening interface finishes listening: decide again then. */
+  private nextListenEndMs = Infinity;
+  private apiReachable = true;
+  /** The last write of this node's Lease was answered: a silently dropped connection shows here within its deadline. */
+  private leaseAnswered = true;
+  /** After a stall: answering is suspended until then, and for one decision round after it this node yields. */
+  private rejoinUntilMs = -Infinity;
+
+  constructor(private readonly p: SpeakerLoopParts) {
+    p.watches.onChange(() => (this.dirty = true));
+  }
+
+  /** Something a decision reads changed outside the loop's view (an interface closed, a table applied). */
+  redecide(rereadInterfaces = false): void {
+    this.undecided = true;
+    if (rereadInterfaces) {
+      this.interfacesGeneration++;
+      this.p.host.invalidate();
+    }
+  }
+
+  leaseWritten(answered: boolean): void {
+    this.leaseAnswered = answered;
+  }
+
+  onHeartbeat(ifname: string, hb: Heartbeat): void {
+    this.p.membership.onHeartbeat(ifname, hb, performance.now());
+    // A peer that says it is leaving is replaced at once, not on the next tick.
+    if (hb.flags.leaving && this.p.membership.version !== this.lastMembershipVersion) this.tick();
+  }
+
+  /**
+   * The L2 thread was stalled long enough for peers to give up on us, and has suspended answering. Listen
+   * for a failure timeout (peers' heartbeats say whether they still hear us and what they took), keep only
+   * what nobody else announces, then answer again: a stall that nobody noticed moves nothing, and one that
+   * was noticed ends with no address taken back.
+   */
+  onStalled(gapMs: number): void {
+    const now = performance.now();
+    this.p.metrics.stalls.inc();
+    this.p.log.warn({ gapMs: Math.round(gapMs) }, 'stalled long enough for peers to declare this node dead: not answering until it has heard them');
+    this.rejoinUntilMs = now + this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs;
+    this.p.announcer.listenAgain(now);
+    this.undecided = true;
+  }
+
+  tick(): void {
+    const { membership, watches, host } = this.p;
+    const now = performance.now();
+    membership.tick(now);
+    if (this.dirty) this.reread();
+    const changed = host.refresh(now);
+    if (changed.interfaces) {
+      this.interfacesGeneration++;
+      this.undecided = true;
+    }
+    if (changed.gateways) this.dirty = true;
+    this.p.announcer.checkLinks(now);
+    const reachable = watches.reachable && this.leaseAnswered;
+    if (reachable !== this.apiReachable) {
+      this.apiReachable = reachable;
+      this.p.metrics.apiReachable.set(reachable ? 1 : 0);
+      this.p.l2.setFlags({ apiReachable: reachable });
+      if (reachable) this.p.log.info('API server reachable again');
+      else this.p.log.warn('API server unreachable: keeping what this node announces while its peers hear it; nothing new is learned');
+    }
+    if (membership.version !== this.lastMembershipVersion || now >= this.nextListenEndMs) this.undecided = true;
+    if (!this.undecided) return;
+    this.undecided = false;
+    this.lastMembershipVersion = membership.version;
+    this.decide(now);
+  }
+
+  /** Informers or the config changed: read config, nodes and wanted addresses again. */
+  private reread(): void {
+    const { watches, config, host } = this.p;
+    this.dirty = false;
+    this.undecided = true;
+    this.p.nodeport?.markStale();
+    if (config.apply(watches.config.current().loaded)) this.interfacesGeneration++;
+    this.nodeFacts = watches.nodeFacts();
+    const wanted = wantedAddresses({
+      services: watches.services.list().map(toServiceView),
+      lbClass: this.p.lbClass,
+      readyNodes: watches.readyNodes(),
+      pools: config.pools,
+      hostAddresses: new Set([...watches.nodeAddresses(), ...host.addresses()]),
+      gateways: host.gateways,
+    });
+    this.p.refusals.report(wanted);
+    this.wanted = wanted.users;
+    for (const ip of this.wanted.keys()) {
+      if (!this.tracked.has(ip)) this.tracked.set(ip, { ip, family: familyOf(ip), weights: new Map(), iface: new LastResult() });
+    }
+  }
+
+  private decide(now: number): void {
+    const { announcer, config, membership, nodeport } = this.p;
+    const rejoining = Number.isFinite(this.rejoinUntilMs);
+    const suspended = now < this.rejoinUntilMs;
+    const allowed = this.p.interfaces.length ? this.p.interfaces : config.announce.interfaces;
+    const ips: RoundIp[] = [];
+    const interfaces = new Map<string, RoundInterface>();
+    for (const t of this.tracked.values()) {
+      const users = this.wanted.get(t.ip) ?? [];
+      const iface = users.length === 0 ? undefined : t.iface.get(this.interfacesGeneration, () => chooseInterface(t.ip, this.p.host.interfaces, allowed));
+      if (iface && !interfaces.has(iface.name)) {
+        // Opened before the round: the round itself does no I/O.
+        const link = linkOf(iface.name);
+        const up = link !== undefined && announcer.listenOn(iface, link, now, config.announce.garpRefreshSeconds);
+        interfaces.set(iface.name, { up, listeningSince: announcer.listeningSinceOn(iface.name), peers: membership.livePeers(iface.name, now) });
+      }
+      ips.push({ ip: t.ip, family: t.family, users, ifname: iface?.name, announced: announcer.isAnnounced(t.ip), weightOf: (node) => weightOf(t, node) });
+    }
+    const round = decideRound({
+      self: this.p.node,
+      now,
+      listenForMs: this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs,
+      ips,
+      nodes: this.nodeFacts,
+      announce: config.announce,
+      nodeport: nodeport !== undefined,
+      interfaces,
+      refused: this.p.refusals,
+      unfit: nodeport?.unfit ?? false,
+      rejoining,
+      forwarded: nodeport?.rewritten ?? new Set(),
+    });
+    this.nextListenEndMs = suspended ? Math.min(this.rejoinUntilMs, round.listenEndsAtMs) : round.listenEndsAtMs;
+    for (const action of round.actions) this.carryOut(action);
+    const announced = announcer.countByFamily();
+    if (rejoining && !suspended) {
+      // Heard every peer for a failure timeout since the stall: what is still held here is nobody else's.
+      this.rejoinUntilMs = -Infinity;
+      this.p.l2.resume();
+      this.p.log.info({ kept: announced.IPv4 + announced.IPv6 }, 'answering again after the stall');
+    }
+    this.report(announced, interfaces);
+    nodeport?.sync(now, announcer.announced(), (vips) => this.nodePortRulesFor(vips));
+  }
+
+  private carryOut(action: IpAction): void {
+    const { announcer } = this.p;
+    try {
+      switch (action.kind) {
+        case 'forget':
+          announcer.withdraw(action.ip);
+          this.tracked.delete(action.ip);
+          return;
+        case 'withdraw':
+          announcer.withdraw(action.ip);
+          return;
+        case 'await-forward':
+          this.p.nodeport?.await(action.ip);
+          return;
+        case 'announce':
+          if (announcer.announce(action.ip, action.ifname)) this.announced(action.ip, action.ifname, action.why);
+          return;
+      }
+    } catch (err) {
+      this.p.log.error({ ip: action.ip, interface: action.kind === 'announce' ? action.ifname : undefined, err: (err as Error).message }, 'cannot announce');
+    }
+  }
+
+  private announced(ip: string, ifname: string, why: 'keeps' | 'takes'): void {
+    if (why === 'takes') this.p.metrics.takeovers.inc();
+    for (const u of this.wanted.get(ip) ?? []) {
+      this.p.events.record(
+        { kind: 'Service', namespace: u.view.namespace, name: u.view.name, uid: u.view.uid },
+        { type: 'Normal', reason: REASON.announcing, message: `node ${this.p.node} announces ${ip} on ${ifname}` },
+      );
+    }
+  }
+
+  /** Gauges, and the speaker Lease's record of what this node announces and hears. */
+  private report(announced: Record<IpFamily, number>, interfaces: ReadonlyMap<string, RoundInterface>): void {
+    const { metrics } = this.p;
+    for (const family of ['IPv4', 'IPv6'] as const) metrics.announcing.set({ family }, announced[family]);
+    const hears = new Set<string>();
+    for (const [ifname, { peers }] of interfaces) {
+      metrics.peersLive.set({ interface: ifname }, peers.length);
+      for (const peer of peers) hears.add(peer.node);
+    }
+    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears]);
+  }
+
+  /** The nodeport rewrites for `vips`, to this node's InternalIPs, with the ports the Services have now. */
+  private nodePortRulesFor(vips: ReadonlySet<string>): NodePortForward[] {
+    const internal = this.nodeFacts.find((n) => n.name === this.p.node)?.internalIps ?? [];
+    return nodePortRules(vips, internal, (vip) =>
+      (this.wanted.get(vip) ?? []).flatMap((u) => this.p.watches.services.get(u.view.name, u.view.namespace)?.spec?.ports ?? []),
+    );
+  }
+}
+
+function weightOf(t: TrackedIp, node: string): bigint {
+  let w = t.weights.get(node);
+  if (w === undefined) t.weights.set(node, (w = weight(t.ip, node)));
+  return w;
+}

@@ -11,9 +11,13 @@ export type ArpDecision =
 export type IgnoreReason = 'not-held' | 'probe' | 'gratuitous' | 'reply' | 'own-frame';
 
 /**
- * Answer only requests for addresses this node holds on this interface.
- * Probes and gratuitous ARP from others are never answered; another MAC
- * claiming a held address is a conflict. Malformed frames are dropped.
+ * Answer only requests for addresses this node holds on this interface, probes
+ * among them: an RFC 5227 probe (sender 0.0.0.0) for a held address is answered
+ * as the kernel answers one for its own address, so a host about to take the
+ * VIP (a DHCP client's check, a static address being configured) sees it in
+ * use. The reply goes to the prober with target 0.0.0.0, as the request said.
+ * Gratuitous ARP from others is never answered; another MAC claiming a held
+ * address is a conflict. Malformed frames are dropped.
  * `held` holds canonical IPv4 strings.
  */
 export function decideArp(frame: Uint8Array, held: ReadonlySet<string>, localMac: MacAddress): ArpDecision {
@@ -25,7 +29,7 @@ export function decideArp(frame: Uint8Array, held: ReadonlySet<string>, localMac
   const claimsHeld = held.has(p.senderIp.toString());
   switch (kind) {
     case 'probe':
-      return { action: 'ignore', reason: 'probe' };
+      return held.has(p.targetIp.toString()) ? { action: 'answer', packet: p } : { action: 'ignore', reason: 'probe' };
     case 'gratuitous':
       return claimsHeld ? { action: 'conflict', packet: p } : { action: 'ignore', reason: 'gratuitous' };
     case 'reply':

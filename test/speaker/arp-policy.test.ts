@@ -26,7 +26,8 @@ t.test('decisions', async (t) => {
   const rows: [string, Uint8Array, string, string?][] = [
     ['request for a held VIP: answer', arp(1, PEER, '198.51.100.100', VIP), 'answer'],
     ['request for another address: ignore', arp(1, PEER, '198.51.100.100', '198.51.100.201'), 'ignore', 'not-held'],
-    ['probe for a held VIP: never answered', arp(1, PEER, '0.0.0.0', VIP), 'ignore', 'probe'],
+    ['probe for a held VIP (RFC 5227): answered, the address is in use', arp(1, PEER, '0.0.0.0', VIP), 'answer'],
+    ['probe for another address: ignore', arp(1, PEER, '0.0.0.0', '198.51.100.201'), 'ignore', 'probe'],
     ['gratuitous from another MAC for a held VIP: conflict', arp(1, PEER, VIP, VIP), 'conflict'],
     ['gratuitous for another address: ignore', arp(2, PEER, '198.51.100.7', '198.51.100.7'), 'ignore', 'gratuitous'],
     ['reply claiming a held VIP: conflict', arp(2, PEER, VIP, '198.51.100.100'), 'conflict'],
@@ -53,5 +54,19 @@ t.test('the answer to a request is a reply from our MAC for the VIP', async (t) 
     t.equal(reply.packet.senderIp.toString(), VIP);
     t.ok(reply.packet.ethDestination.equals(PEER));
     t.equal(reply.packet.targetIp.toString(), '198.51.100.100');
+  }
+});
+
+t.test('the answer to a probe tells the prober the VIP is ours: sender VIP at our MAC, target 0.0.0.0 at its MAC', async (t) => {
+  const d = decideArp(arp(1, PEER, '0.0.0.0', VIP), held, ME);
+  if (d.action !== 'answer') return t.fail('expected an answer');
+  const reply = decodeArpFrame(encodeArpReply({ localMac: ME, vip: IpAddress.parse(VIP), request: d.packet }));
+  t.ok(reply.ok);
+  if (reply.ok) {
+    t.equal(reply.packet.operation, 'reply');
+    t.equal(reply.packet.senderIp.toString(), VIP, 'RFC 5227: a packet whose sender is the probed address means it is in use');
+    t.ok(reply.packet.senderMac.equals(ME));
+    t.ok(reply.packet.ethDestination.equals(PEER), 'unicast to the prober');
+    t.equal(reply.packet.targetIp.toString(), '0.0.0.0');
   }
 });

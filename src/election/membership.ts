@@ -6,7 +6,11 @@ import { claimsDigest, nodeId, type Heartbeat } from './heartbeat-frame.js';
  * - Time is this node's monotonic clock; a peer's own clock is never read.
  * - A peer is live on an interface while its heartbeats arrive there within failureTimeout, and it has not
  *   said it is leaving. Liveness is per interface: a node on another segment is no candidate for this one.
- * - Replays: a heartbeat older than the newest seen from that peer (incarnation, then sequence) is refused.
+ * - Replays: within one incarnation (one process of the peer), a sequence at or below the newest seen on the
+ *   interface is refused. A live incarnation yields only to a newer one; a silent one (not heard for the
+ *   failure timeout, or leaving) to any other, so a peer restarted with its clock behind (no RTC before NTP,
+ *   an NTP step), or shut out by one forged frame with a huge incarnation, is heard again within a failure
+ *   timeout. Incarnations it replaced stay known with their sequences: their old frames stay refused.
  * - What a peer announces (its claims) comes in chunks; a set counts once all its chunks arrived.
  * - When this node itself was paused (a long GC, SIGSTOP), it could not have heard anyone: the pause is not
  *   counted against its peers.
@@ -46,11 +50,22 @@ interface Assembly {
   readonly chunks: Map<number, readonly string[]>;
 }
 
+/** An incarnation of a peer and the newest sequence number heard from it on each interface. */
+interface Incarnation {
+  readonly incarnation: number;
+  readonly seqOn: Map<string, number>;
+}
+
+/** Replaced incarnations kept per peer (a few bytes each): enough for any restart sequence short of an attack. */
+const RETIRED_KEPT = 8;
+
 interface Peer {
   readonly node: string;
   incarnation: number;
   /** The newest sequence number heard on each interface; kept after the peer dies there, against replays. */
-  readonly seqOn: Map<string, number>;
+  seqOn: Map<string, number>;
+  /** Incarnations this one replaced, oldest first: their frames count only where they go on past what was heard. */
+  retired: readonly Incarnation[];
   /** Interface -> when last heard there, and what that heartbeat said. */
   readonly heard: Map<string, { atMs: number; hears: ReadonlySet<number> }>;
   leaving: boolean;
@@ -94,13 +109,20 @@ export class Membership {
     let p = this.peers.get(hb.node);
     // Sequence numbers count every frame the peer sends, on any interface: they grow on each interface, but
     // frames of two interfaces may arrive in either order, so each interface is checked on its own.
-    if (p && (hb.incarnation < p.incarnation || (hb.incarnation === p.incarnation && hb.seq <= (p.seqOn.get(ifname) ?? -1)))) {
-      return 'replay';
-    }
-    if (!p || hb.incarnation > p.incarnation) {
-      // A new process on that node: nothing the old one said holds any more.
+    if (p && hb.incarnation === p.incarnation && hb.seq <= (p.seqOn.get(ifname) ?? -1)) return 'replay';
+    if (!p || hb.incarnation !== p.incarnation) {
+      const known = p?.retired.find((r) => r.incarnation === hb.incarnation);
+      if (known && hb.seq <= (known.seqOn.get(ifname) ?? -1)) return 'replay';
+      // Incarnations are start times, but clocks are not to be trusted: an older one (or one it already
+      // replaced) never replaces a live one, and any replaces a silent one.
       const wasLive = p !== undefined && this.liveOnAny(p, nowMs);
-      p = { node: hb.node, incarnation: hb.incarnation, seqOn: new Map(), heard: new Map(), leaving: false, apiReachable: true, rejoining: false, unfit: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined };
+      if (p && wasLive && (known !== undefined || hb.incarnation < p.incarnation)) return 'replay';
+      // Another process on that node: nothing the one before said holds any more.
+      const retired = p ? [...p.retired.filter((r) => r !== known), { incarnation: p.incarnation, seqOn: p.seqOn }].slice(-RETIRED_KEPT) : [];
+      p = {
+        node: hb.node, incarnation: hb.incarnation, seqOn: known?.seqOn ?? new Map(), retired, heard: new Map(), leaving: false, apiReachable: true,
+        rejoining: false, unfit: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined,
+      };
       this.peers.set(hb.node, p);
       if (wasLive || hb.claimsTotal > 0) this.changes++;
     }

@@ -10,6 +10,8 @@ import { claimChunks, claimsDigest, nodeId, type Heartbeat, type HeartbeatFlags 
  * its next heartbeat must already say it announces nothing, so no peer sees two claims for one address.
  */
 
+const MAX_SEQ = 2 ** 32 - 1;
+
 export interface HeartbeatSenderConfig {
   readonly node: string;
   /** This process's incarnation: its start time in ms, so a restart is newer than anything before it. */
@@ -34,6 +36,8 @@ interface PreparedClaims {
 export class HeartbeatSender {
   private claimsCache: PreparedClaims | undefined;
   private seq = 0;
+  /** The config's incarnation, one up each time the sequence wraps. */
+  private incarnation: number;
   private lastBeatMs: number | undefined;
   private rotation = 0;
   /**
@@ -46,7 +50,9 @@ export class HeartbeatSender {
   private unfit = false;
   private rejoiningUntilMs = -Infinity;
 
-  constructor(private readonly config: HeartbeatSenderConfig) {}
+  constructor(private readonly config: HeartbeatSenderConfig) {
+    this.incarnation = config.incarnation;
+  }
 
   setLeaving(leaving: boolean): void {
     this.leaving = leaving;
@@ -90,12 +96,13 @@ export class HeartbeatSender {
       const chunks = cached.chunksFor(hears.length);
       const indexes = all ? chunks.map((_, i) => i) : [this.rotation % chunks.length];
       for (const i of indexes) {
+        const seq = this.nextSeq();
         out.push({
           ifname,
           heartbeat: {
             node: this.config.node,
-            incarnation: this.config.incarnation,
-            seq: this.nextSeq(),
+            incarnation: this.incarnation,
+            seq,
             flags,
             claimsDigest: digest,
             claimsTotal: cached.total,
@@ -131,8 +138,13 @@ export class HeartbeatSender {
   }
 
   private nextSeq(): number {
-    // u32 on the wire; 2^32 beats at 10 a second is over 13 years of one process.
-    this.seq = (this.seq + 1) >>> 0;
-    return this.seq;
+    // u32 on the wire (2^32 beats at 10 a second is 13 years of one process on one interface, less on
+    // several). Peers refuse a sequence that goes back within an incarnation, so a wrap moves to the next
+    // incarnation, which peers take as newer at once.
+    if (this.seq === MAX_SEQ) {
+      this.seq = 0;
+      this.incarnation++;
+    }
+    return ++this.seq;
   }
 }

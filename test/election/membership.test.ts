@@ -56,6 +56,47 @@ t.test('replays: an old sequence or incarnation is refused; each interface keeps
   t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: 2 }), 1000), 'replay', 'a dead peer\'s captured frame');
 });
 
+t.test('a peer restarted with its clock behind is heard again once its old process is silent', async (t) => {
+  const m = new Membership('me', CONFIG);
+  t.equal(m.onHeartbeat('eth0', hb('p', 7, { incarnation: 5_000_000 }), 0), 'accepted', 'the first process');
+  // Restarted a moment later, its clock an hour behind (no RTC before NTP): a lower incarnation.
+  const behind = 5_000_000 - 3_600_000;
+  t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: behind }), 100), 'replay', 'not while the old one may still be live');
+  t.equal(m.onHeartbeat('eth0', hb('p', 2, { incarnation: behind }), 399), 'replay', 'nor just before its failure timeout');
+  t.equal(m.onHeartbeat('eth0', hb('p', 3, { incarnation: behind }), 400), 'accepted', 'heard again one failure timeout after the old one fell silent');
+  t.same(m.hearing('eth0', 400), ['p']);
+  t.equal(m.onHeartbeat('eth0', hb('p', 8, { incarnation: 5_000_000 }), 410), 'replay', 'the old process stays refused while the new one is live');
+  t.equal(m.onHeartbeat('eth0', hb('p', 7, { incarnation: 5_000_000 }), 2000), 'replay', 'and its captured frames stay refused once everyone is silent');
+  t.equal(m.onHeartbeat('eth0', hb('p', 3, { incarnation: behind }), 2000), 'replay', 'as do the new one\'s');
+});
+
+t.test('a peer that said it is leaving is replaced at once by its next process, whatever its clock', async (t) => {
+  const m = new Membership('me', CONFIG);
+  m.onHeartbeat('eth0', hb('p', 7, { incarnation: 5_000 }), 0);
+  m.onHeartbeat('eth0', hb('p', 8, { incarnation: 5_000, flags: { leaving: true, apiReachable: true, rejoining: false } }), 10);
+  t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: 4_000 }), 20), 'accepted');
+  t.same(m.hearing('eth0', 20), ['p']);
+});
+
+t.test('one forged frame with the highest incarnation shuts a node out for one failure timeout at most', async (t) => {
+  const m = new Membership('me', CONFIG);
+  let seq = 0;
+  for (let now = 0; now <= 200; now += 100) m.onHeartbeat('eth0', hb('p', ++seq, { incarnation: 1_000 }), now);
+  // Any key holder can sign this: incarnation 2^53-1, sent once.
+  t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: Number.MAX_SAFE_INTEGER }), 250), 'accepted', 'a newer incarnation replaces a live one (a fast restart)');
+  const verdicts: string[] = [];
+  let first: number | undefined;
+  for (let now = 300; now <= 1000; now += 100) {
+    const v = m.onHeartbeat('eth0', hb('p', ++seq, { incarnation: 1_000 }), now);
+    verdicts.push(v);
+    if (v === 'accepted' && first === undefined) first = now;
+  }
+  t.equal(first, 700, `the real process is heard again 450 ms after the forged frame (${verdicts.join(' ')})`);
+  t.same(m.hearing('eth0', 1000), ['p']);
+  t.equal(m.onHeartbeat('eth0', hb('p', 2, { incarnation: 1_000 }), 1000), 'replay', 'its own old frames are still refused');
+  t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: Number.MAX_SAFE_INTEGER }), 1500), 'replay', 'and so is the forged frame sent again');
+});
+
 t.test('claims: a set counts once every chunk arrived and it adds up', async (t) => {
   const m = new Membership('me', CONFIG);
   const ips = Array.from({ length: 700 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);

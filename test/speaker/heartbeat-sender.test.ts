@@ -235,3 +235,20 @@ t.test('2,000 IPv4 claims: every chunk encodes within one frame, the chunks are 
     t.ok(decoded.every((d, i) => d.ok && d.heartbeat.chunkIndex === i && d.heartbeat.seq === out[i]?.heartbeat.seq), `${what}: every frame decodes`);
   }
 });
+
+t.test('the sequence wrapping moves to the next incarnation, which peers take as newer: no node is shut out by its own counter', async (t) => {
+  const { Membership } = await import('../../src/election/membership.js');
+  const s = sender();
+  // 2^32 beats take years; start the counter just below the wrap.
+  (s as unknown as { seq: number }).seq = 2 ** 32 - 3;
+  const peer = new Membership('peer', { failureTimeoutMs: 400, pauseThresholdMs: 300 });
+  const seen: [number, number][] = [];
+  for (let beat = 0; beat < 5; beat++) {
+    for (const { heartbeat } of s.beat(beat * 100, ['eth0'], [], nobody)) {
+      seen.push([heartbeat.incarnation - INCARNATION, heartbeat.seq]);
+      t.equal(peer.onHeartbeat('eth0', heartbeat, beat * 100), 'accepted', `beat ${beat}: incarnation +${heartbeat.incarnation - INCARNATION}, seq ${heartbeat.seq}`);
+    }
+  }
+  t.same(seen, [[0, 2 ** 32 - 2], [0, 2 ** 32 - 1], [1, 1], [1, 2], [1, 3]]);
+  t.same(peer.hearing('eth0', 400), [NODE]);
+});

@@ -1,5 +1,6 @@
-// Run in the client namespace: sends malformed, foreign and spoofing ARP frames
-// at the lab LAN, then prints how many of each as one JSON line.
+// Run in the client namespace: sends malformed, foreign, spoofing and probe ARP
+// frames at the lab LAN, then prints how many of each were sent, and how many
+// probe answers (replies from the VIP to 0.0.0.0) came back, as one JSON line.
 import { readFileSync } from 'node:fs';
 import { PacketSocket } from '../../dist/src/net/packet-socket.js';
 
@@ -19,16 +20,23 @@ function arp({ htype = 1, ptype = 0x0800, hlen = 6, plen = 4, op = 1, senderMac 
   return f;
 }
 
-const sock = PacketSocket.open('eth0', () => {}, () => {});
+let probeAnswers = 0;
+const vipBytes = ip4(vip);
+const isProbeAnswer = (f) =>
+  f.length >= 42 && f[12] === 0x08 && f[13] === 0x06 && f[21] === 2 &&
+  vipBytes.every((b, i) => f[28 + i] === b) && [0, 0, 0, 0].every((b, i) => f[38 + i] === b);
+const sock = PacketSocket.open('eth0', (f) => { if (isProbeAnswer(f)) probeAnswers++; }, () => {});
 const malformed = [
   arp({ htype: 7, targetIp: vip }),
   arp({ ptype: 0x86dd, targetIp: vip }),
   arp({ hlen: 8, targetIp: vip }),
   arp({ op: 9, targetIp: vip }),
 ];
-const foreign = [arp({ targetIp: '198.51.100.99' }), arp({ senderIp: '0.0.0.0', targetIp: vip })];
+const foreign = [arp({ targetIp: '198.51.100.99' }), arp({ senderIp: '0.0.0.0', targetIp: '198.51.100.98' })];
+// An RFC 5227 probe for the VIP: the holder must answer it, as a host answers for its own address.
+const probe = arp({ senderIp: '0.0.0.0', targetIp: vip });
 const spoof = [arp({ op: 2, senderMac: fake, senderIp: vip, targetIp: vip })];
-const counts = { malformed: 0, foreign: 0, spoof: 0 };
+const counts = { malformed: 0, foreign: 0, spoof: 0, probes: 0, probeAnswers: 0 };
 for (let round = 0; round < 5; round++) {
   for (const f of malformed) {
     sock.send(f);
@@ -38,6 +46,8 @@ for (let round = 0; round < 5; round++) {
     sock.send(f);
     counts.foreign++;
   }
+  sock.send(probe);
+  counts.probes++;
   await new Promise((r) => setTimeout(r, 20));
 }
 for (const f of spoof) {
@@ -46,4 +56,5 @@ for (const f of spoof) {
 }
 await new Promise((r) => setTimeout(r, 200));
 sock.close();
+counts.probeAnswers = probeAnswers;
 console.log(JSON.stringify(counts));

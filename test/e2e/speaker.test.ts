@@ -122,7 +122,7 @@ t.test('the speakers needed no permission beyond manifests/speaker-rbac.yaml', a
   t.ok(events.trim().length > 0, 'AnnouncingIP Events were written');
 });
 
-t.test('malformed and foreign ARP frames change nothing and are counted', async (t) => {
+t.test('malformed and foreign ARP frames change nothing and are counted; probes for the VIP are answered', async (t) => {
   const ip = await ingressIp(NS, 'svc-c');
   const holder = await settledHolder(ip);
   const before = {
@@ -133,7 +133,7 @@ t.test('malformed and foreign ARP frames change nothing and are counted', async 
   const sent = await inNs(lab.clientNs, process.execPath, [new URL('./send-arp-junk.mjs', import.meta.url).pathname, ip], 15_000).catch(
     (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
   );
-  const counts = JSON.parse(sent.trim().split('\n').pop() ?? '{}') as { malformed?: number; foreign?: number; spoof?: number };
+  const counts = JSON.parse(sent.trim().split('\n').pop() ?? '{}') as { malformed?: number; foreign?: number; spoof?: number; probes?: number; probeAnswers?: number };
   t.ok((counts.malformed ?? 0) > 0, `sent ${counts.malformed} malformed frames`);
   await eventually('the frames to be counted', 10_000, async () => {
     const dropped = await metricOf(holder, 'barelb_arp_frames_dropped_total');
@@ -141,6 +141,7 @@ t.test('malformed and foreign ARP frames change nothing and are counted', async 
     return dropped - before.dropped >= (counts.malformed ?? 0) && conflicts > before.conflicts ? true : undefined;
   });
   t.ok((await metricOf(holder, 'barelb_arp_frames_ignored_total')) - before.ignored >= (counts.foreign ?? 0), 'foreign requests ignored and counted');
+  t.ok((counts.probes ?? 0) > 0 && counts.probeAnswers === counts.probes, `${counts.probeAnswers} of ${counts.probes} probes for the VIP answered`);
   t.equal(await settledHolder(ip), holder, 'still the same holder, still one MAC');
   t.ok(await fetchFromClient(`http://${ip}/`, 2), 'still serving');
 });

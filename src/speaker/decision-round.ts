@@ -1,5 +1,5 @@
 import type { AnnounceSpec } from '../config/types.js';
-import { chooseHolder, type Contender } from '../election/holder-choice.js';
+import { chooseHolder, seesFree, type Contender } from '../election/holder-choice.js';
 import type { LivePeer } from '../election/membership.js';
 import type { NodeFacts } from '../k8s/node-facts.js';
 import type { IpFamily } from '../net/ip.js';
@@ -21,6 +21,8 @@ export interface RoundIp {
   readonly ifname: string | undefined;
   /** This node announces it now. */
   readonly announced: boolean;
+  /** Since when this node has seen it free (announced by nobody it hears); undefined: it was not free last round. */
+  readonly freeSinceMs: number | undefined;
   /** Rank of a node for this address (rendezvous weight). */
   weightOf(node: string): bigint;
 }
@@ -40,6 +42,8 @@ export interface RoundInput {
   readonly now: number;
   /** How long a node listens on an interface before it takes anything there: failure timeout + interval. */
   readonly listenForMs: number;
+  /** How long a free address waits for better-ranked nodes before the one ranked `rank` (1: second) takes it. */
+  readonly handoverAfterMs: (rank: number) => number;
   readonly ips: readonly RoundIp[];
   readonly nodes: readonly NodeFacts[];
   readonly announce: AnnounceSpec;
@@ -68,13 +72,19 @@ export type IpAction =
 
 export interface RoundResult {
   readonly actions: IpAction[];
-  /** The next time a listening interface finishes listening: decide again then (Infinity: none). */
-  readonly listenEndsAtMs: number;
+  /** The addresses this round saw free: nobody this node hears announces them, and neither does this node. */
+  readonly free: ReadonlySet<string>;
+  /**
+   * Decide again then (Infinity: no need): the next time a listening interface finishes listening, or a
+   * free address has waited long enough for the better-ranked nodes to hand it over here.
+   */
+  readonly decideAgainAtMs: number;
 }
 
 export function decideRound(input: RoundInput): RoundResult {
   const actions: IpAction[] = [];
-  let listenEndsAtMs = Infinity;
+  const free = new Set<string>();
+  let decideAgainAtMs = Infinity;
   for (const ip of input.ips) {
     if (ip.users.length === 0) {
       actions.push({ kind: 'forget', ip: ip.ip });
@@ -88,11 +98,12 @@ export function decideRound(input: RoundInput): RoundResult {
     if (iface) {
       const since = iface.listeningSince ?? input.now;
       mayTakeNew = input.now - since >= input.listenForMs;
-      if (!mayTakeNew) listenEndsAtMs = Math.min(listenEndsAtMs, since + input.listenForMs);
+      if (!mayTakeNew) decideAgainAtMs = Math.min(decideAgainAtMs, since + input.listenForMs);
       contenders = iface.peers
         .filter((p) => eligible.has(p.node))
         .map((p) => ({ node: p.node, announces: p.claims.has(ip.ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown }));
     }
+    const freeSinceMs = ip.freeSinceMs ?? input.now;
     const verdict = chooseHolder({
       self: input.self,
       selfEligible: iface !== undefined && iface.up && eligible.has(input.self) && !input.refused.has(ip.ip) && !input.unfit,
@@ -101,11 +112,15 @@ export function decideRound(input: RoundInput): RoundResult {
       rejoining: input.rejoining,
       contenders,
       weightOf: (node) => ip.weightOf(node),
+      freeForMs: input.now - freeSinceMs,
+      handoverAfterMs: input.handoverAfterMs,
     });
+    if (seesFree(verdict)) free.add(ip.ip);
+    if (verdict.why === 'better-ranked' && verdict.inMs !== undefined) decideAgainAtMs = Math.min(decideAgainAtMs, input.now + verdict.inMs);
     if (!verdict.announce) actions.push({ kind: 'withdraw', ip: ip.ip });
     // nodeport mode: the rewrite must be in place before the first ARP answer draws traffic here.
     else if (input.nodeport && !ip.announced && !input.forwarded.has(ip.ip)) actions.push({ kind: 'await-forward', ip: ip.ip });
     else if (ip.ifname !== undefined) actions.push({ kind: 'announce', ip: ip.ip, ifname: ip.ifname, why: verdict.why });
   }
-  return { actions, listenEndsAtMs };
+  return { actions, free, decideAgainAtMs };
 }

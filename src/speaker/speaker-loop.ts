@@ -1,4 +1,5 @@
 import type { Heartbeat } from '../election/heartbeat-frame.js';
+import { handoverWait } from '../election/holder-choice.js';
 import type { Membership } from '../election/membership.js';
 import type { EventRecorder } from '../k8s/event-recorder.js';
 import type { NodeFacts } from '../k8s/node-facts.js';
@@ -53,6 +54,8 @@ interface TrackedIp {
   readonly weights: Map<string, bigint>;
   /** Keyed by SpeakerLoop.interfacesGeneration. */
   readonly iface: LastResult<number, InterfaceChoice | undefined>;
+  /** Since when every round has seen it free; undefined: the last round did not. */
+  freeSinceMs: number | undefined;
 }
 
 /**
@@ -71,15 +74,18 @@ export class SpeakerLoop {
   private lastMembershipVersion = -1;
   /** Bumped when the interfaces or the config's announce.interfaces change: per-IP interface choices are redone then. */
   private interfacesGeneration = 0;
-  /** The next time a listening interface finishes listening: decide again then. */
-  private nextListenEndMs = Infinity;
+  /** Decide again then: a listening interface finishes listening, or a free IP's handover wait ends. */
+  private decideAgainAtMs = Infinity;
   private apiReachable = true;
   /** The last write of this node's Lease was answered: a silently dropped connection shows here within its deadline. */
   private leaseAnswered = true;
   /** After a stall: answering is suspended until then, and for one decision round after it this node yields. */
   private rejoinUntilMs = -Infinity;
 
+  private readonly handoverAfterMs: (rank: number) => number;
+
   constructor(private readonly p: SpeakerLoopParts) {
+    this.handoverAfterMs = handoverWait(p.heartbeat.failureTimeoutMs);
     p.watches.onChange(() => (this.dirty = true));
   }
 
@@ -137,7 +143,7 @@ export class SpeakerLoop {
       if (reachable) this.p.log.info('API server reachable again');
       else this.p.log.warn('API server unreachable: keeping what this node announces while its peers hear it; nothing new is learned');
     }
-    if (membership.version !== this.lastMembershipVersion || now >= this.nextListenEndMs) this.undecided = true;
+    if (membership.version !== this.lastMembershipVersion || now >= this.decideAgainAtMs) this.undecided = true;
     if (!this.undecided) return;
     this.undecided = false;
     this.lastMembershipVersion = membership.version;
@@ -163,7 +169,7 @@ export class SpeakerLoop {
     this.p.refusals.report(wanted);
     this.wanted = wanted.users;
     for (const ip of this.wanted.keys()) {
-      if (!this.tracked.has(ip)) this.tracked.set(ip, { ip, family: familyOf(ip), weights: new Map(), iface: new LastResult() });
+      if (!this.tracked.has(ip)) this.tracked.set(ip, { ip, family: familyOf(ip), weights: new Map(), iface: new LastResult(), freeSinceMs: undefined });
     }
   }
 
@@ -183,12 +189,13 @@ export class SpeakerLoop {
         const up = link !== undefined && announcer.listenOn(iface, link, now, config.announce.garpRefreshSeconds);
         interfaces.set(iface.name, { up, listeningSince: announcer.listeningSinceOn(iface.name), peers: membership.livePeers(iface.name, now) });
       }
-      ips.push({ ip: t.ip, family: t.family, users, ifname: iface?.name, announced: announcer.isAnnounced(t.ip), weightOf: (node) => weightOf(t, node) });
+      ips.push({ ip: t.ip, family: t.family, users, ifname: iface?.name, announced: announcer.isAnnounced(t.ip), freeSinceMs: t.freeSinceMs, weightOf: (node) => weightOf(t, node) });
     }
     const round = decideRound({
       self: this.p.node,
       now,
       listenForMs: this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs,
+      handoverAfterMs: this.handoverAfterMs,
       ips,
       nodes: this.nodeFacts,
       announce: config.announce,
@@ -199,7 +206,8 @@ export class SpeakerLoop {
       rejoining,
       forwarded: nodeport?.rewritten ?? new Set(),
     });
-    this.nextListenEndMs = suspended ? Math.min(this.rejoinUntilMs, round.listenEndsAtMs) : round.listenEndsAtMs;
+    for (const t of this.tracked.values()) t.freeSinceMs = round.free.has(t.ip) ? (t.freeSinceMs ?? now) : undefined;
+    this.decideAgainAtMs = suspended ? Math.min(this.rejoinUntilMs, round.decideAgainAtMs) : round.decideAgainAtMs;
     for (const action of round.actions) this.carryOut(action);
     const announced = announcer.countByFamily();
     if (rejoining && !suspended) {

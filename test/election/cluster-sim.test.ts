@@ -211,6 +211,42 @@ t.test('a node that cannot serve (its rules failed) hands over at once, and take
   t.same(sim.transitionsIn(back, sim.nowMs), [], 'nothing moved when it could serve again');
 });
 
+t.test('silence hands over: VIPs the best-ranked node cannot take are answered within a failure timeout + 1 s of being assigned', async (t) => {
+  // A pool on a second subnet of the LAN that node1 has no address in: its peers cannot know that.
+  const sim = new ClusterSim(NODES, []);
+  sim.run(1000);
+  const pool = Array.from({ length: 12 }, (_, i) => `203.0.113.${10 + i}`);
+  sim.setCannotTake('node1', pool);
+  const darkBefore = pool.filter((ip) => rankCandidates(ip, NODES)[0] === 'node1');
+  t.ok(darkBefore.length > 0, `node1 ranks first for ${darkBefore.length} of the 12`);
+  const assignedAt = sim.nowMs;
+  for (const ip of pool) sim.assign(ip);
+  sim.run(sim.timers.failureTimeoutMs + 1000);
+  t.same(settled(sim), [], 'every VIP has one announcer a failure timeout + 1 s after it was assigned');
+  for (const ip of darkBefore) t.equal(holderOf(sim, ip), rankCandidates(ip, NODES)[1], `${ip} on its second-ranked node`);
+  const changes = sim.transitionsIn(assignedAt, sim.nowMs);
+  t.ok(changes.every((c) => c.announce) && changes.length === pool.length, 'each VIP taken once, none taken twice or dropped');
+  const quietFrom = sim.nowMs;
+  sim.run(5000);
+  t.same(sim.transitionsIn(quietFrom, sim.nowMs), [], 'then nothing moves');
+});
+
+t.test('silence hands over in rank order: with the two best-ranked unable, the third takes it after two turns', async (t) => {
+  const sim = new ClusterSim(NODES, []);
+  sim.run(1000);
+  const ip = Array.from({ length: 50 }, (_, i) => `203.0.113.${100 + i}`).find((a) => rankCandidates(a, NODES).join() === 'node1,node2,node3') as string;
+  sim.setCannotTake('node1', [ip]);
+  sim.setCannotTake('node2', [ip]);
+  const assignedAt = sim.nowMs;
+  sim.assign(ip);
+  sim.run(3000);
+  t.same(sim.announcers(ip), ['node3'], 'node3 answers');
+  const took = sim.transitionsIn(assignedAt, sim.nowMs, ip);
+  t.equal(took.length, 1, 'one take');
+  const after = (took[0]?.atMs ?? Infinity) - assignedAt;
+  t.ok(after >= 2 * (sim.timers.failureTimeoutMs + 500) && after <= 2 * (sim.timers.failureTimeoutMs + 500) + sim.timers.tickMs, `after two turns (${after} ms)`);
+});
+
 t.test('single node: takes everything after listening, alone', async (t) => {
   const sim = new ClusterSim(['solo'], IPS);
   sim.run(400);

@@ -6,7 +6,7 @@
  * only moves frames and time the way the speaker's threads do.
  */
 import { HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../../src/election/heartbeat-frame.js';
-import { chooseHolder } from '../../src/election/holder-choice.js';
+import { chooseHolder, handoverWait, seesFree } from '../../src/election/holder-choice.js';
 import { Membership } from '../../src/election/membership.js';
 import { MacAddress } from '../../src/net/arp-frame.js';
 import { weight } from '../../src/speaker/rendezvous.js';
@@ -45,6 +45,10 @@ interface SimNode {
   linkUp: boolean;
   /** Cannot serve (nodeport rules not installed): announces nothing, and its heartbeats say so. */
   unfit: boolean;
+  /** IPs this node alone knows it cannot take (no address in their subnet, refused here): peers don't know. */
+  cannotTake: Set<string>;
+  /** Since when each IP has been free in this node's view (the speaker's TrackedIp.freeSinceMs). */
+  freeSinceMs: Map<string, number>;
 }
 
 export interface Transition {
@@ -68,7 +72,7 @@ export class ClusterSim {
 
   constructor(
     names: readonly string[],
-    readonly ips: readonly string[],
+    readonly ips: string[],
     readonly timers: SimTimers = DEFAULT_TIMERS,
   ) {
     names.forEach((name, i) => {
@@ -98,6 +102,8 @@ export class ClusterSim {
       eligible: true,
       linkUp: true,
       unfit: false,
+      cannotTake: new Set(),
+      freeSinceMs: new Map(),
     };
   }
 
@@ -150,6 +156,16 @@ export class ClusterSim {
     const n = this.node(name);
     n.unfit = unfit;
     n.sender.setUnfit(unfit);
+  }
+
+  /** A Service is given `ip` now: every speaker tracks it from its next decision. */
+  assign(ip: string): void {
+    if (!this.ips.includes(ip)) this.ips.push(ip);
+  }
+
+  /** `ips` are out of this node's reach for reasons only it knows; its peers still count it a contender. */
+  setCannotTake(name: string, ips: readonly string[]): void {
+    this.node(name).cannotTake = new Set(ips);
   }
 
   /** Inject a frame from outside any speaker (a forger, a replayer). */
@@ -230,16 +246,22 @@ export class ClusterSim {
     n.view.tick(this.nowMs);
     const peers = n.view.livePeers(IFACE, this.nowMs).filter((p) => this.nodes.get(p.node)?.eligible !== false);
     const listenFor = this.timers.failureTimeoutMs + this.timers.intervalMs;
+    const handoverAfterMs = handoverWait(this.timers.failureTimeoutMs);
     for (const ip of this.ips) {
+      const freeSince = n.freeSinceMs.get(ip) ?? this.nowMs;
       const v = chooseHolder({
         self: n.name,
-        selfEligible: n.eligible && n.linkUp && !n.unfit,
+        selfEligible: n.eligible && n.linkUp && !n.unfit && !n.cannotTake.has(ip),
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
         contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown })),
         weightOf: (node) => weight(ip, node),
         rejoining: Number.isFinite(n.rejoinUntilMs),
+        freeForMs: this.nowMs - freeSince,
+        handoverAfterMs,
       });
+      if (seesFree(v)) n.freeSinceMs.set(ip, freeSince);
+      else n.freeSinceMs.delete(ip);
       if (v.announce !== n.announced.has(ip)) {
         if (v.announce) n.announced.add(ip);
         else n.announced.delete(ip);

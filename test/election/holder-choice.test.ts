@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { best, chooseHolder, type Contender, type HolderInput } from '../../src/election/holder-choice.js';
+import { best, chooseHolder, handoverWait, seesFree, type Contender, type HolderInput } from '../../src/election/holder-choice.js';
 
 // Weights spelled out: a ranks above b above c above d.
 const W: Record<string, bigint> = { a: 40n, b: 30n, c: 20n, d: 10n };
@@ -34,6 +34,29 @@ t.test('the rules, one row each', async (t) => {
     const v = chooseHolder({ ...base, ...input });
     t.same([v.announce, v.why], [announce, why], name);
   }
+});
+
+t.test('silence hands over: the k-th ranked takes a free IP after k turns of the better-ranked', async (t) => {
+  const wait = handoverWait(400);
+  t.same([wait(1), wait(2)], [900, 1800], 'one turn: a failure timeout and 500 ms');
+  const rows: [string, Partial<HolderInput>, boolean, string, number | undefined][] = [
+    ['second, just seen free: waits one turn', { contenders: [peer('a')], freeForMs: 0 }, false, 'better-ranked', 900],
+    ['second, free for 600 ms: 300 ms to go', { contenders: [peer('a')], freeForMs: 600 }, false, 'better-ranked', 300],
+    ['second, free for one turn: takes it', { contenders: [peer('a')], freeForMs: 900 }, true, 'takes', undefined],
+    ['third, free for one turn: the second has its turn first', { self: 'c', contenders: [peer('a'), peer('b')], freeForMs: 900 }, false, 'better-ranked', 900],
+    ['third, free for two turns: takes it', { self: 'c', contenders: [peer('a'), peer('b')], freeForMs: 1800 }, true, 'takes', undefined],
+    ['second, its turn come, still listening: waits', { contenders: [peer('a')], freeForMs: 900, mayTakeNew: false }, false, 'listening', undefined],
+    ['second, its turn come, a claim set still arriving: waits', { contenders: [{ ...peer('a'), claimsKnown: false }], freeForMs: 5000 }, false, 'listening', undefined],
+    ['a peer announces it: no handover, however long we waited', { contenders: [peer('a', true)], freeForMs: 5000 }, false, 'held-elsewhere', undefined],
+    ['no handover wait given: the best-ranked alone takes', { contenders: [peer('a')], freeForMs: 5000, handoverAfterMs: undefined }, false, 'better-ranked', undefined],
+  ];
+  for (const [name, input, announce, why, inMs] of rows) {
+    const v = chooseHolder({ ...base, handoverAfterMs: wait, ...input });
+    t.same([v.announce, v.why, v.why === 'better-ranked' ? v.inMs : undefined], [announce, why, inMs], name);
+  }
+  t.ok(seesFree(chooseHolder({ ...base, contenders: [peer('a')] })), 'waiting on a better-ranked node: free');
+  t.notOk(seesFree(chooseHolder({ ...base, contenders: [peer('c', true)] })), 'held by a peer: not free');
+  t.notOk(seesFree(chooseHolder({ ...base, selfAnnounces: true })), 'held here: not free');
 });
 
 t.test('best: highest weight, ties to the smaller name, undefined for none', async (t) => {

@@ -10,7 +10,7 @@ const nodes = ['node1', 'node2', 'node3'].map((name) => ({ name, labels: {}, int
 const rank: Record<string, bigint> = { node1: 3n, node2: 2n, node3: 1n };
 
 function ip(extra: Partial<RoundIp> = {}): RoundIp {
-  return { ip: '198.51.100.200', family: 'IPv4', users: [cluster], ifname: 'eth0', announced: false, weightOf: (n) => rank[n] ?? 0n, ...extra };
+  return { ip: '198.51.100.200', family: 'IPv4', users: [cluster], ifname: 'eth0', announced: false, freeSinceMs: undefined, weightOf: (n) => rank[n] ?? 0n, ...extra };
 }
 function peer(node: string, extra: Partial<LivePeer> = {}): LivePeer {
   return { node, claims: new Set(), claimsKnown: true, hearsMe: true, apiReachable: true, rejoining: false, ...extra };
@@ -20,7 +20,7 @@ function eth0(extra: Partial<RoundInterface> = {}): Map<string, RoundInterface> 
 }
 function input(extra: Partial<RoundInput> = {}): RoundInput {
   return {
-    self: 'node1', now: 10_000, listenForMs: 500, ips: [ip()], nodes, announce: DEFAULT_ANNOUNCE, nodeport: false,
+    self: 'node1', now: 10_000, listenForMs: 500, handoverAfterMs: (k) => k * 900, ips: [ip()], nodes, announce: DEFAULT_ANNOUNCE, nodeport: false,
     interfaces: eth0(), refused: new Set(), unfit: false, rejoining: false, forwarded: new Set(), ...extra,
   };
 }
@@ -46,9 +46,28 @@ t.test('one action per tracked address', async (t) => {
 });
 
 t.test('says when the earliest listening period ends, so the speaker decides again then', async (t) => {
-  t.equal(decideRound(input()).listenEndsAtMs, Infinity, 'nobody listening');
-  t.equal(decideRound(input({ interfaces: eth0({ listeningSince: 9_800 }) })).listenEndsAtMs, 10_300, 'eth0 listens until 9800 + 500');
-  t.equal(decideRound(input({ interfaces: eth0({ listeningSince: undefined }) })).listenEndsAtMs, 10_500, 'not open yet: from now');
+  t.equal(decideRound(input()).decideAgainAtMs, Infinity, 'nobody listening');
+  t.equal(decideRound(input({ interfaces: eth0({ listeningSince: 9_800 }) })).decideAgainAtMs, 10_300, 'eth0 listens until 9800 + 500');
+  t.equal(decideRound(input({ interfaces: eth0({ listeningSince: undefined }) })).decideAgainAtMs, 10_500, 'not open yet: from now');
+});
+
+t.test('silence hands over: a free address the better-ranked nodes leave untaken goes to the next one', async (t) => {
+  // node3 ranks third: node1 and node2 are live above it, and neither announces the address.
+  const third = (extra: Partial<RoundIp>, now = 10_000) =>
+    decideRound(input({ self: 'node3', now, ips: [ip(extra)], interfaces: eth0({ peers: [peer('node1'), peer('node2')] }) }));
+  const seen = third({});
+  t.same(seen.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'first seen free: waits for the better-ranked');
+  t.same([...seen.free], ['198.51.100.200'], 'reports it free, so the speaker starts its clock');
+  t.equal(seen.decideAgainAtMs, 10_000 + 2 * 900, 'and decides again when two better-ranked nodes have had their turns');
+  t.same(third({ freeSinceMs: 10_000 }, 11_799).actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], '1 ms short: still waits');
+  t.same(third({ freeSinceMs: 10_000 }, 11_800).actions, [{ kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'takes' }], 'then takes it');
+  const second = decideRound(input({ self: 'node2', now: 10_900, ips: [ip({ freeSinceMs: 10_000 })], interfaces: eth0({ peers: [peer('node1'), peer('node3')] }) }));
+  t.same(second.actions, [{ kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'takes' }], 'the second-ranked takes it after one turn');
+  const held = decideRound(input({ self: 'node3', now: 20_000, ips: [ip({ freeSinceMs: 10_000 })], interfaces: eth0({ peers: [peer('node1', { claims: new Set(['198.51.100.200']) }), peer('node2')] }) }));
+  t.same(held.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'once the best-ranked announces it, nobody else takes it');
+  t.same([...held.free], [], 'and it is no longer free');
+  const unknown = decideRound(input({ self: 'node3', now: 20_000, ips: [ip({ freeSinceMs: 10_000 })], interfaces: eth0({ peers: [peer('node1', { claimsKnown: false }), peer('node2')] }) }));
+  t.same(unknown.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'nor while a peer\'s claim set is still arriving');
 });
 
 t.test('only the peers eligible for the address contend', async (t) => {

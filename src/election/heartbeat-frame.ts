@@ -36,6 +36,15 @@ export const HEARTBEAT_VERSION = 1;
 /** Frames never exceed this many bytes (Ethernet header + payload, no FCS): a 1500-byte MTU. */
 export const HEARTBEAT_MAX_FRAME = 1514;
 
+/**
+ * The largest heartbeat frame for an interface of this MTU: smaller links (VXLAN or overlay-backed bridges
+ * at 1450, a 1400 test link) get smaller frames, larger ones (jumbo frames) still 1514 bytes, since a
+ * peer on the same segment may have kept the default.
+ */
+export function heartbeatFrameLimit(mtu: number): number {
+  return Number.isInteger(mtu) && mtu > 0 ? ETH_HEADER + Math.min(mtu, HEARTBEAT_MAX_FRAME - ETH_HEADER) : HEARTBEAT_MAX_FRAME;
+}
+
 const MIN_FRAME_LENGTH = 60;
 const MAGIC_0 = 0x42; // 'B'
 const MAGIC_1 = 0x4c; // 'L'
@@ -183,19 +192,19 @@ export function claimsDigest(ips: readonly string[]): string {
 
 /**
  * Splits a node's claims (any order; canonicalized, sorted, deduplicated first) into chunks that each fit one frame
- * next to a header for `node` and `hearsCount` peers. Always at least one chunk (possibly empty). The chunks,
+ * of at most `maxFrame` bytes next to a header for `node` and `hearsCount` peers. Always at least one chunk (possibly empty). The chunks,
  * concatenated, are the sorted list claimsDigest() hashes. Throws HeartbeatEncodeError when the name is invalid or
  * the header leaves no room for a claim, InvalidIpError on a non-address.
  */
-export function claimChunks(ips: readonly string[], node: string, hearsCount: number): string[][] {
+export function claimChunks(ips: readonly string[], node: string, hearsCount: number, maxFrame = HEARTBEAT_MAX_FRAME): string[][] {
   const nameBytes = checkNode(node);
   if (!Number.isInteger(hearsCount) || hearsCount < 0 || hearsCount > MAX_U16) {
     throw new HeartbeatEncodeError(`hears count ${hearsCount} is not 0..${MAX_U16}`);
   }
   const sorted = canonicalSorted(ips);
-  const room = HEARTBEAT_MAX_FRAME - ETH_HEADER - (MIN_PAYLOAD - 1) - nameBytes.length - 4 * hearsCount;
+  const room = Math.min(maxFrame, HEARTBEAT_MAX_FRAME) - ETH_HEADER - (MIN_PAYLOAD - 1) - nameBytes.length - 4 * hearsCount;
   if (room < CLAIM_V6_BYTES) {
-    throw new HeartbeatEncodeError(`a header for ${JSON.stringify(node)} and ${hearsCount} peers leaves no room for claims`);
+    throw new HeartbeatEncodeError(`a header for ${JSON.stringify(node)} and ${hearsCount} peers leaves no room for claims in a ${maxFrame}-byte frame`);
   }
   const chunks: string[][] = [[]];
   let used = 0;
@@ -214,10 +223,10 @@ export function claimChunks(ips: readonly string[], node: string, hearsCount: nu
 /**
  * A whole Ethernet frame: dst ff:ff:ff:ff:ff:ff, src = srcMac, type 0x88B5, payload, HMAC; padded to 60 bytes
  * (heartbeats are always longer). Throws HeartbeatEncodeError (code BARELB_HEARTBEAT_ENCODE) when the fields are
- * out of range or it would exceed HEARTBEAT_MAX_FRAME. Claims may be any spelling of an address; they travel as bytes
+ * out of range or it would exceed `maxFrame` (at most HEARTBEAT_MAX_FRAME). Claims may be any spelling of an address; they travel as bytes
  * and decode canonical.
  */
-export function encodeHeartbeat(hb: Heartbeat, srcMac: MacAddress, key: HeartbeatKey): Uint8Array {
+export function encodeHeartbeat(hb: Heartbeat, srcMac: MacAddress, key: HeartbeatKey, maxFrame = HEARTBEAT_MAX_FRAME): Uint8Array {
   const name = checkNode(hb.node);
   if (!Number.isSafeInteger(hb.incarnation) || hb.incarnation < 0) {
     throw new HeartbeatEncodeError(`incarnation ${hb.incarnation} is not an integer 0..2^53-1`);
@@ -241,8 +250,9 @@ export function encodeHeartbeat(hb: Heartbeat, srcMac: MacAddress, key: Heartbea
   });
   const claimBytes = claims.reduce((n, ip) => n + (ip.family === 'IPv4' ? CLAIM_V4_BYTES : CLAIM_V6_BYTES), 0);
   const length = ETH_HEADER + MIN_PAYLOAD - 1 + name.length + 4 * hb.hears.length + claimBytes;
-  if (length > HEARTBEAT_MAX_FRAME) {
-    throw new HeartbeatEncodeError(`${length} bytes is more than ${HEARTBEAT_MAX_FRAME}; split the claims with claimChunks()`);
+  const limit = Math.min(maxFrame, HEARTBEAT_MAX_FRAME);
+  if (length > limit) {
+    throw new HeartbeatEncodeError(`${length} bytes is more than ${limit}; split the claims with claimChunks()`);
   }
 
   const buf = new Uint8Array(Math.max(length, MIN_FRAME_LENGTH));

@@ -77,7 +77,12 @@ interface Peer {
   claimsDigest: string;
   /** The digest its latest heartbeat announced: claims are known when they match. */
   latestDigest: string;
-  assembly: Assembly | undefined;
+  /**
+   * Per receiving interface: a set still arriving in chunks. Each interface has its own chunking (the frame
+   * size follows its MTU, the header holds that interface's hears list), so chunks of one set must not be
+   * mixed across interfaces.
+   */
+  readonly assemblies: Map<string, Assembly>;
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
@@ -121,7 +126,7 @@ export class Membership {
       const retired = p ? [...p.retired.filter((r) => r !== known), { incarnation: p.incarnation, seqOn: p.seqOn }].slice(-RETIRED_KEPT) : [];
       p = {
         node: hb.node, incarnation: hb.incarnation, seqOn: known?.seqOn ?? new Map(), retired, heard: new Map(), leaving: false, apiReachable: true,
-        rejoining: false, unfit: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assembly: undefined,
+        rejoining: false, unfit: false, claims: EMPTY, claimsDigest: EMPTY_DIGEST, latestDigest: EMPTY_DIGEST, assemblies: new Map(),
       };
       this.peers.set(hb.node, p);
       if (wasLive || hb.claimsTotal > 0) this.changes++;
@@ -141,7 +146,7 @@ export class Membership {
       p.unfit = unfit;
       this.changes++;
     }
-    this.assemble(p, hb);
+    this.assemble(p, ifname, hb);
     return 'accepted';
   }
 
@@ -204,24 +209,24 @@ export class Membership {
     return false;
   }
 
-  private assemble(p: Peer, hb: Heartbeat): void {
+  private assemble(p: Peer, ifname: string, hb: Heartbeat): void {
     if (hb.claimsDigest !== p.latestDigest) {
       p.latestDigest = hb.claimsDigest;
       this.changes++;
     }
     if (hb.claimsDigest === p.claimsDigest) {
-      p.assembly = undefined;
+      p.assemblies.clear();
       return;
     }
-    let a = p.assembly;
+    let a = p.assemblies.get(ifname);
     if (!a || a.digest !== hb.claimsDigest || a.chunkCount !== hb.chunkCount || a.total !== hb.claimsTotal) {
       a = { digest: hb.claimsDigest, total: hb.claimsTotal, chunkCount: hb.chunkCount, chunks: new Map() };
-      p.assembly = a;
+      p.assemblies.set(ifname, a);
     }
     a.chunks.set(hb.chunkIndex, hb.claims);
     if (a.chunks.size < a.chunkCount) return;
     const all = [...a.chunks.values()].flat();
-    p.assembly = undefined;
+    p.assemblies.clear();
     // A set that does not add up (a sender bug; the frames are authenticated) is not believed.
     if (all.length !== a.total || claimsDigest(all) !== a.digest) return;
     p.claims = new Set(all);

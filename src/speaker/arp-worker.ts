@@ -7,10 +7,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { HEARTBEAT_ETHERTYPE, HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../election/heartbeat-frame.js';
+import { HEARTBEAT_ETHERTYPE, HEARTBEAT_MAX_FRAME, HeartbeatKey, decodeHeartbeat, encodeHeartbeat, heartbeatFrameLimit } from '../election/heartbeat-frame.js';
 import { Membership } from '../election/membership.js';
 import { MacAddress } from '../net/arp-frame.js';
-import { PacketSocket, PacketSocketError } from '../net/packet-socket.js';
+import { PacketSocket, PacketSocketError, interfaceInfo } from '../net/packet-socket.js';
 import { NeighborResponder } from './neighbor-responder.js';
 import { CONTROL_SEQ, CONTROL_STATUS, type ArpCall, type ArpReport, type ArpWorkerData, type HeartbeatSettings } from './arp-thread-protocol.js';
 import { HeartbeatSender } from './heartbeat-sender.js';
@@ -30,6 +30,8 @@ interface OpenInterface {
   readonly responder: NeighborResponder;
   readonly mac: MacAddress;
   heartbeats: PacketSocket | undefined;
+  /** The largest heartbeat frame the link carries, from its MTU as last read. */
+  maxFrame: number;
 }
 const interfaces = new Map<string, OpenInterface>();
 
@@ -101,18 +103,46 @@ function guard(): boolean {
   return !suspended;
 }
 
+/**
+ * The MTU is read again every beat (one ioctl): a link whose MTU is lowered at run time (an overlay set up
+ * under the node) gets smaller frames at once, not EMSGSIZE on every full chunk.
+ */
+function readMaxFrame(ifname: string, o: OpenInterface | undefined): number {
+  try {
+    return heartbeatFrameLimit(interfaceInfo(ifname).mtu);
+  } catch {
+    return o?.maxFrame ?? HEARTBEAT_MAX_FRAME; // gone: the socket reports it
+  }
+}
+
+/** The last reason no heartbeat could be made, logged once per distinct reason. */
+let unsendable: string | undefined;
+
 function beat(): void {
   if (!hb) return;
   guard();
   const now = performance.now();
   hb.heard.tick(now);
   claims ??= [...interfaces.values()].flatMap((o) => [...o.responder.addresses]);
-  const open = [...interfaces].filter(([, o]) => o.heartbeats !== undefined).map(([ifname]) => ifname);
-  for (const out of hb.sender.beat(now, open, claims, (ifname) => hb?.heard.hearing(ifname, now) ?? [])) {
+  const open = [...interfaces].filter(([, o]) => o.heartbeats !== undefined);
+  for (const [ifname, o] of open) o.maxFrame = readMaxFrame(ifname, o);
+  let outgoing;
+  try {
+    outgoing = hb.sender.beat(now, open.map(([ifname]) => ifname), claims, (ifname) => hb?.heard.hearing(ifname, now) ?? [], (ifname) => interfaces.get(ifname)?.maxFrame ?? HEARTBEAT_MAX_FRAME);
+    unsendable = undefined;
+  } catch (err) {
+    // Never a reason to end this thread (it answers ARP too): count it, say it once, try again next beat.
+    for (const [ifname] of open) bump(ifname, 'hb-send-failed');
+    const message = (err as Error).message;
+    if (message !== unsendable) log.error({ err: message }, 'cannot make a heartbeat: peers stop hearing this node');
+    unsendable = message;
+    return;
+  }
+  for (const out of outgoing) {
     const o = interfaces.get(out.ifname);
     if (!o?.heartbeats) continue;
     try {
-      o.heartbeats.send(encodeHeartbeat(out.heartbeat, o.mac, hb.keys[0] as HeartbeatKey));
+      o.heartbeats.send(encodeHeartbeat(out.heartbeat, o.mac, hb.keys[0] as HeartbeatKey, o.maxFrame));
       bump(out.ifname, 'hb-sent');
     } catch (err) {
       bump(out.ifname, 'hb-send-failed');
@@ -165,7 +195,7 @@ function perform(call: ArpCall): void {
         guard,
       );
       responder.start(call.garpRefreshSeconds);
-      const o: OpenInterface = { responder, mac, heartbeats: undefined };
+      const o: OpenInterface = { responder, mac, heartbeats: undefined, maxFrame: readMaxFrame(call.ifname, undefined) };
       try {
         if (hb) openHeartbeats(call.ifname, o);
       } catch (err) {

@@ -1,4 +1,4 @@
-import { claimChunks, claimsDigest, nodeId, type Heartbeat, type HeartbeatFlags } from '../election/heartbeat-frame.js';
+import { HEARTBEAT_MAX_FRAME, claimChunks, claimsDigest, nodeId, type Heartbeat, type HeartbeatFlags } from '../election/heartbeat-frame.js';
 
 /*
  * What the ARP thread says on the LAN every heartbeat interval, and its guard against answering after a
@@ -30,7 +30,7 @@ interface PreparedClaims {
   readonly digest: string;
   /** Distinct addresses (chunks hold each once). */
   readonly total: number;
-  chunksFor(hearsCount: number): string[][];
+  chunksFor(hearsCount: number, maxFrame: number): string[][];
 }
 
 export class HeartbeatSender {
@@ -81,10 +81,18 @@ export class HeartbeatSender {
 
   /**
    * The heartbeats for one round: one per interface, each with the next chunk of the claims, or every chunk
-   * when the claims changed since they last went out whole. `hearing(ifname)`: peers heard there. Hand in
-   * the same `claims` array while they do not change: their digest and chunks are kept for it.
+   * when the claims changed since they last went out whole. `hearing(ifname)`: peers heard there;
+   * `maxFrameOf(ifname)`: the largest frame that interface carries (heartbeatFrameLimit of its MTU). Hand in
+   * the same `claims` array while they do not change: their digest and chunks are kept for it. Throws
+   * HeartbeatEncodeError when an interface's header leaves no room for claims (hundreds of peers heard there).
    */
-  beat(nowMs: number, interfaces: readonly string[], claims: readonly string[], hearing: (ifname: string) => readonly string[]): OutgoingHeartbeat[] {
+  beat(
+    nowMs: number,
+    interfaces: readonly string[],
+    claims: readonly string[],
+    hearing: (ifname: string) => readonly string[],
+    maxFrameOf: (ifname: string) => number = () => HEARTBEAT_MAX_FRAME,
+  ): OutgoingHeartbeat[] {
     this.lastBeatMs = nowMs;
     const cached = this.prepared(claims);
     const digest = cached.digest;
@@ -93,7 +101,7 @@ export class HeartbeatSender {
     for (const ifname of interfaces) {
       const all = this.fullySent.get(ifname) !== digest;
       const hears = hearing(ifname).map(nodeId);
-      const chunks = cached.chunksFor(hears.length);
+      const chunks = cached.chunksFor(hears.length, maxFrameOf(ifname));
       const indexes = all ? chunks.map((_, i) => i) : [this.rotation % chunks.length];
       for (const i of indexes) {
         const seq = this.nextSeq();
@@ -125,13 +133,14 @@ export class HeartbeatSender {
    */
   private prepared(claims: readonly string[]): PreparedClaims {
     if (this.claimsCache?.claims !== claims) {
-      const byHears = new Map<number, string[][]>();
-      const chunksFor = (hearsCount: number): string[][] => {
-        let chunks = byHears.get(hearsCount);
-        if (!chunks) byHears.set(hearsCount, (chunks = claimChunks(claims, this.config.node, hearsCount)));
+      const byLayout = new Map<string, string[][]>();
+      const chunksFor = (hearsCount: number, maxFrame: number): string[][] => {
+        const layout = `${hearsCount}/${maxFrame}`;
+        let chunks = byLayout.get(layout);
+        if (!chunks) byLayout.set(layout, (chunks = claimChunks(claims, this.config.node, hearsCount, maxFrame)));
         return chunks;
       };
-      const first = chunksFor(0);
+      const first = chunksFor(0, HEARTBEAT_MAX_FRAME);
       this.claimsCache = { claims, digest: claimsDigest(claims), total: first.reduce((n, c) => n + c.length, 0), chunksFor };
     }
     return this.claimsCache;

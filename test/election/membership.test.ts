@@ -97,6 +97,24 @@ t.test('one forged frame with the highest incarnation shuts a node out for one f
   t.equal(m.onHeartbeat('eth0', hb('p', 1, { incarnation: Number.MAX_SAFE_INTEGER }), 1500), 'replay', 'and so is the forged frame sent again');
 });
 
+t.test('claims: chunks of one set chunked differently on two interfaces (MTU, hears) are assembled per interface', async (t) => {
+  const m = new Membership('me', CONFIG);
+  const ips = Array.from({ length: 700 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
+  const big = claimChunks(ips, 'p', 0);
+  const small = claimChunks(ips, 'p', 0, 1014);
+  t.not(big.length, small.length, `${big.length} chunks on eth0, ${small.length} on eth1`);
+  let seq = 0;
+  // The sender's first round after a change: every chunk on every interface, the interfaces' frames interleaved.
+  for (let i = 0; i < Math.max(big.length, small.length); i++) {
+    const b = big[i];
+    const s = small[i];
+    if (b) m.onHeartbeat('eth0', hb('p', ++seq, { claimsAll: ips, claims: b, chunkIndex: i, chunkCount: big.length }), seq);
+    if (s) m.onHeartbeat('eth1', hb('p', ++seq, { claimsAll: ips, claims: s, chunkIndex: i, chunkCount: small.length }), seq);
+  }
+  t.equal(m.livePeers('eth0', seq)[0]?.claims.size, 700, 'the whole set');
+  t.equal(m.livePeers('eth1', seq)[0]?.claimsKnown, true, 'known to be whole');
+});
+
 t.test('claims: a set counts once every chunk arrived and it adds up', async (t) => {
   const m = new Membership('me', CONFIG);
   const ips = Array.from({ length: 700 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);

@@ -6,7 +6,9 @@ import {
   claimsDigest,
   decodeHeartbeat,
   encodeHeartbeat,
+  heartbeatFrameLimit,
   nodeId,
+  type Heartbeat,
 } from '../../src/election/heartbeat-frame.js';
 import { MacAddress } from '../../src/net/arp-frame.js';
 import { IpAddress } from '../../src/net/ip.js';
@@ -234,6 +236,25 @@ t.test('2,000 IPv4 claims: every chunk encodes within one frame, the chunks are 
     const decoded = out.map((o) => decodeHeartbeat(encodeHeartbeat(o.heartbeat, mac, key), [key]));
     t.ok(decoded.every((d, i) => d.ok && d.heartbeat.chunkIndex === i && d.heartbeat.seq === out[i]?.heartbeat.seq), `${what}: every frame decodes`);
   }
+});
+
+t.test('frames fit the link: on a 1400-byte MTU every frame is at most 1414 bytes, on 1500 and jumbo links 1514', async (t) => {
+  const key = HeartbeatKey.fromSecret(Buffer.from('0123456789abcdef0123456789abcdef'));
+  const mac = MacAddress.parse('02:42:ac:11:00:02');
+  const mtus: Record<string, number> = { vxlan0: 1400, eth0: 1500, jumbo0: 9000 };
+  const s = new HeartbeatSender({ node: NODE, incarnation: INCARNATION, stallAfterMs: STALL_AFTER_MS });
+  const out = s.beat(0, Object.keys(mtus), MANY, () => ['peer-a', 'peer-b'], (ifname) => heartbeatFrameLimit(mtus[ifname] ?? 0));
+  for (const [ifname, mtu] of Object.entries(mtus)) {
+    const mine = out.filter((o) => o.ifname === ifname);
+    const limit = 14 + Math.min(mtu, 1500);
+    const lengths = mine.map((o) => encodeHeartbeat(o.heartbeat, mac, key, limit).length);
+    t.ok(Math.max(...lengths) <= limit, `${ifname} (MTU ${mtu}): largest frame ${Math.max(...lengths)} bytes, limit ${limit}`);
+    t.ok(Math.max(...lengths) > limit - 20, `${ifname}: chunks are filled`);
+    t.same(union(mine), sortedCodeUnits(MANY), `${ifname}: every claim goes out`);
+  }
+  t.ok(out.filter((o) => o.ifname === 'vxlan0').length > out.filter((o) => o.ifname === 'eth0').length, 'the small link gets more, smaller chunks');
+  t.throws(() => encodeHeartbeat((out.find((o) => o.ifname === 'eth0') as { heartbeat: Heartbeat }).heartbeat, mac, key, 1414), /more than 1414/, 'a full 1514-byte chunk does not pass for a 1400 link');
+  t.equal(heartbeatFrameLimit(Number.NaN), HEARTBEAT_MAX_FRAME, 'an unknown MTU: the default frame');
 });
 
 t.test('the sequence wrapping moves to the next incarnation, which peers take as newer: no node is shut out by its own counter', async (t) => {

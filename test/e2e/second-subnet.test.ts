@@ -9,13 +9,16 @@ import {
 } from '../../testkit/lab.js';
 
 // A pool on a second subnet of the same LAN (issue 16, item 1): every node but the first has an
-// address in 203.0.113.0/24 on eth0, so the first cannot announce the pool's addresses, and its peers
-// cannot know that. Before silence handed over, every VIP it ranked first for stayed dark.
+// address in 203.0.113.0/24 on eth0, so the first cannot announce the pool's addresses. It still
+// speaks on eth0 for a VIP of the lab LAN's pool, so its peers count it a contender for all of them
+// and cannot know that it cannot take these. Before silence handed over, every VIP of the second
+// pool it ranked first for stayed dark.
 const run = promisify(execFile);
 const NS = 'e2e-second-subnet';
 const SUBNET = '203.0.113';
 const VIPS = Array.from({ length: 12 }, (_, i) => `${SUBNET}.${10 + i}`);
-const POOL = `pools:\n  - name: second\n    addresses: [${VIPS[0]}-${VIPS.at(-1)}]\n`;
+const LAN_VIP = '198.51.100.230';
+const POOL = `pools:\n  - name: lan\n    addresses: [${LAN_VIP}/32]\n  - name: second\n    addresses: [${VIPS[0]}-${VIPS.at(-1)}]\n`;
 const [without, ...withAddress] = lab.nodes as [string, ...string[]];
 /** Addresses this file added, removed in teardown whatever happens. */
 const added: { ns: string; cidr: string }[] = [];
@@ -46,6 +49,10 @@ t.teardown(async () => {
 t.test(`every VIP of a pool that ${without} has no address for is answered, none by ${without}`, async (t) => {
   const firstFor = VIPS.filter((ip) => rankCandidates(ip, lab.nodes)[0] === without);
   t.ok(firstFor.length > 0, `${without} ranks first for ${firstFor.length} of the ${VIPS.length} VIPs`);
+  // A VIP every node can announce: each speaks on eth0, the first among them.
+  await apply(serviceYaml({ name: 'lan', namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, annotations: { 'barelb.io/loadBalancerIPs': LAN_VIP } }));
+  t.equal(await ingressIp(NS, 'lan'), LAN_VIP, `lan got ${LAN_VIP}`);
+  await settledHolder(LAN_VIP);
   for (const [i, ip] of VIPS.entries()) {
     await apply(serviceYaml({ name: `svc-${i}`, namespace: NS, port: 80, targetPort: 8080, endpointNodes: lab.nodes, annotations: { 'barelb.io/loadBalancerIPs': ip } }));
   }

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { HEARTBEAT_ETHERTYPE, HEARTBEAT_MAX_FRAME, HeartbeatKey, decodeHeartbeat, encodeHeartbeat, heartbeatFrameLimit } from '../election/heartbeat-frame.js';
 import { Membership } from '../election/membership.js';
+import { REJOIN_CLAIMS_WAIT_MS } from '../election/rejoin.js';
 import { MacAddress } from '../net/arp-frame.js';
 import { PacketSocket, PacketSocketError, interfaceInfo } from '../net/packet-socket.js';
 import { NeighborResponder } from './neighbor-responder.js';
@@ -94,7 +95,8 @@ let suspended = false;
 /** Before anything else this thread does: after a stall, stop answering first. True while answering is allowed. */
 function guard(): boolean {
   if (!hb) return !suspended;
-  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs + 2 * hb.settings.intervalMs);
+  // Rejoining until the speaker resumes answering (it waits for peers' whole claim sets), bounded.
+  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs + 2 * hb.settings.intervalMs + REJOIN_CLAIMS_WAIT_MS);
   if (gapMs !== undefined) {
     suspended = true;
     log.warn({ gapMs: Math.round(gapMs) }, 'this thread was stalled long enough for peers to give up on it: not answering until the speaker has heard them');
@@ -224,6 +226,7 @@ function perform(call: ArpCall): void {
       return configureHeartbeats(call.settings);
     case 'resume':
       suspended = false;
+      hb?.sender.resumed();
       return;
     case 'flags':
       if (!hb) return;

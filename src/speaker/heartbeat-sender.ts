@@ -68,7 +68,7 @@ export class HeartbeatSender {
 
   /**
    * The stall's length, once per stall (else undefined): the caller withdraws everything before doing
-   * anything else. Heartbeats then say "rejoining" for `rejoinMs`.
+   * anything else. Heartbeats then say "rejoining" until resumed(), for `rejoinMs` at the most.
    */
   checkStall(nowMs: number, rejoinMs: number): number | undefined {
     if (this.lastBeatMs === undefined) return undefined;
@@ -77,6 +77,11 @@ export class HeartbeatSender {
     this.lastBeatMs = nowMs;
     this.rejoiningUntilMs = nowMs + rejoinMs;
     return gap;
+  }
+
+  /** Answering again after a stall: heartbeats stop saying "rejoining". */
+  resumed(): void {
+    this.rejoiningUntilMs = -Infinity;
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Heartbeat } from '../election/heartbeat-frame.js';
 import { handoverWait } from '../election/holder-choice.js';
+import { mayResume, resumeCheckAtMs } from '../election/rejoin.js';
 import type { Membership } from '../election/membership.js';
 import type { EventRecorder } from '../k8s/event-recorder.js';
 import type { NodeFacts } from '../k8s/node-facts.js';
@@ -79,7 +80,10 @@ export class SpeakerLoop {
   private apiReachable = true;
   /** The last write of this node's Lease was answered: a silently dropped connection shows here within its deadline. */
   private leaseAnswered = true;
-  /** After a stall: answering is suspended until then, and for one decision round after it this node yields. */
+  /**
+   * After a stall: this node listens until then, answering suspended, and yields what others announce; it
+   * answers again at the first round after it that knows every live peer's claims (mayResume).
+   */
   private rejoinUntilMs = -Infinity;
 
   private readonly handoverAfterMs: (rank: number) => number;
@@ -176,7 +180,6 @@ export class SpeakerLoop {
   private decide(now: number): void {
     const { announcer, config, membership, nodeport } = this.p;
     const rejoining = Number.isFinite(this.rejoinUntilMs);
-    const suspended = now < this.rejoinUntilMs;
     const allowed = this.p.interfaces.length ? this.p.interfaces : config.announce.interfaces;
     const ips: RoundIp[] = [];
     const interfaces = new Map<string, RoundInterface>();
@@ -207,11 +210,14 @@ export class SpeakerLoop {
       forwarded: nodeport?.rewritten ?? new Set(),
     });
     for (const t of this.tracked.values()) t.freeSinceMs = round.free.has(t.ip) ? (t.freeSinceMs ?? now) : undefined;
-    this.decideAgainAtMs = suspended ? Math.min(this.rejoinUntilMs, round.decideAgainAtMs) : round.decideAgainAtMs;
+    const resumes = rejoining && mayResume(now, this.rejoinUntilMs, [...interfaces.values()].flatMap((i) => i.peers));
+    // A peer's claim set completing moves the membership version, which decides again; the times bound the wait.
+    this.decideAgainAtMs = rejoining && !resumes ? Math.min(resumeCheckAtMs(now, this.rejoinUntilMs), round.decideAgainAtMs) : round.decideAgainAtMs;
     for (const action of round.actions) this.carryOut(action);
     const announced = announcer.countByFamily();
-    if (rejoining && !suspended) {
-      // Heard every peer for a failure timeout since the stall: what is still held here is nobody else's.
+    if (resumes) {
+      // Heard every peer for a failure timeout since the stall, and holds their whole claim sets: what is
+      // still held here is nobody else's.
       this.rejoinUntilMs = -Infinity;
       this.p.l2.resume();
       this.p.log.info({ kept: announced.IPv4 + announced.IPv6 }, 'answering again after the stall');

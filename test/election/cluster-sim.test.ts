@@ -91,6 +91,24 @@ t.test('a stall past the failure timeout: peers take over, the stalled node answ
   for (const x of mine) t.not(holderOf(sim, x), stalled, `${x} stays with the node that took it`);
 });
 
+t.test('a stall ends without a second answerer even when the peers that took over have claim sets of many chunks', async (t) => {
+  // IPv6 claims take 17 bytes: 1,500 of them make claim sets of 9 chunks and more, which arrive one chunk a
+  // heartbeat once they stop changing, longer than the 500 ms a stalled node listens before it answers again.
+  const ips = Array.from({ length: 1500 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+  const sim = new ClusterSim(NODES, ips);
+  sim.run(1000);
+  t.same(settled(sim), [], 'settled before the stall');
+  sim.stall('node1', 1500);
+  sim.run(1500);
+  const twice = new Set<string>();
+  for (let ms = 0; ms < 4000; ms += 20) {
+    sim.run(20);
+    for (const ip of ips) if (sim.announcers(ip).length > 1) twice.add(ip);
+  }
+  t.same([...twice].slice(0, 5), [], `no IP answered by two nodes after the wake (${twice.size} were)`);
+  t.same(settled(sim), [], 'one answerer each once settled');
+});
+
 t.test('a stall nobody could notice (every node stopped at once, the whole machine starved) moves nothing', async (t) => {
   const sim = new ClusterSim(NODES, IPS);
   sim.run(1000);

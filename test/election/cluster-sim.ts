@@ -8,6 +8,7 @@
 import { HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../../src/election/heartbeat-frame.js';
 import { chooseHolder, handoverWait, seesFree } from '../../src/election/holder-choice.js';
 import { Membership } from '../../src/election/membership.js';
+import { REJOIN_CLAIMS_WAIT_MS, mayResume } from '../../src/election/rejoin.js';
 import { MacAddress } from '../../src/net/arp-frame.js';
 import { weight } from '../../src/speaker/rendezvous.js';
 import { HeartbeatSender } from '../../src/speaker/heartbeat-sender.js';
@@ -36,8 +37,10 @@ interface SimNode {
   heard: Membership;
   view: Membership;
   announced: Set<string>;
-  /** After a stall: not answering until then; rejoining until the first decision after it. */
+  /** After a stall: listening until then, rejoining until the first decision that resumes answering. */
   rejoinUntilMs: number;
+  /** Not answering: after a stall, until a decision round says it may resume (mayResume). */
+  suspended: boolean;
   listeningSinceMs: number;
   nextBeatMs: number;
   eligible: boolean;
@@ -97,6 +100,7 @@ export class ClusterSim {
       view: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
       announced: new Set(),
       rejoinUntilMs: -Infinity,
+      suspended: false,
       listeningSinceMs: this.nowMs,
       nextBeatMs: this.nowMs + offsetMs,
       eligible: true,
@@ -201,14 +205,15 @@ export class ClusterSim {
 
   /** The worker's stall guard, as arp-worker.ts runs it before anything else: answering is suspended. */
   private guard(n: SimNode): void {
-    if (n.sender.checkStall(this.nowMs, this.timers.failureTimeoutMs + 2 * this.timers.intervalMs) === undefined) return;
+    if (n.sender.checkStall(this.nowMs, this.timers.failureTimeoutMs + 2 * this.timers.intervalMs + REJOIN_CLAIMS_WAIT_MS) === undefined) return;
     n.rejoinUntilMs = this.nowMs + this.timers.failureTimeoutMs + this.timers.intervalMs;
+    n.suspended = true;
     n.listeningSinceMs = this.nowMs;
   }
 
   /** Answering ARP now: running and not suspended after a stall. */
   answering(n: SimNode): boolean {
-    return this.running(n) && this.nowMs >= n.rejoinUntilMs;
+    return this.running(n) && !n.suspended;
   }
 
   private beat(n: SimNode): void {
@@ -255,7 +260,7 @@ export class ClusterSim {
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
         contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown })),
-        weightOf: (node) => weight(ip, node),
+        weightOf: (node) => this.weightOf(ip, node),
         rejoining: Number.isFinite(n.rejoinUntilMs),
         freeForMs: this.nowMs - freeSince,
         handoverAfterMs,
@@ -268,8 +273,21 @@ export class ClusterSim {
         this.transitions.push({ atMs: this.nowMs, node: n.name, ip, announce: v.announce });
       }
     }
-    // The speaker's decideAll: the first round after the window ends resumes answering.
-    if (Number.isFinite(n.rejoinUntilMs) && this.nowMs >= n.rejoinUntilMs) n.rejoinUntilMs = -Infinity;
+    // The speaker's decision round: the first one after the window that knows every peer's claims resumes answering.
+    if (n.suspended && mayResume(this.nowMs, n.rejoinUntilMs, peers)) {
+      n.suspended = false;
+      n.rejoinUntilMs = -Infinity;
+      n.sender.resumed();
+    }
+  }
+
+  private readonly weights = new Map<string, bigint>();
+  /** Rendezvous weights, computed once per (IP, node) as the speaker keeps them. */
+  private weightOf(ip: string, node: string): bigint {
+    const k = `${ip} ${node}`;
+    let w = this.weights.get(k);
+    if (w === undefined) this.weights.set(k, (w = weight(ip, node)));
+    return w;
   }
 
   /** The nodes that answer ARP for `ip` now. */

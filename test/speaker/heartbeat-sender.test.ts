@@ -204,6 +204,17 @@ t.test('checkStall', async (t) => {
     t.equal(rejoining(stalledAt + 3000), false, 'and not after');
   });
 
+  t.test('resumed: heartbeats stop saying rejoining at once, however long rejoinMs was', async (t) => {
+    const s = sender();
+    s.beat(1000, ['eth0'], [], nobody);
+    const stalledAt = 1000 + STALL_AFTER_MS + 1;
+    s.checkStall(stalledAt, 60_000);
+    const rejoining = (now: number): boolean | undefined => s.beat(now, ['eth0'], [], nobody)[0]?.heartbeat.flags.rejoining;
+    t.equal(rejoining(stalledAt + 100), true, 'rejoining while the speaker waits for its peers');
+    s.resumed();
+    t.equal(rejoining(stalledAt + 200), false, 'not once it answers again');
+  });
+
   t.test('a second stall is reported again, with its own gap', async (t) => {
     const s = sender();
     s.beat(0, ['eth0'], [], nobody);

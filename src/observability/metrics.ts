@@ -187,7 +187,7 @@ export class SpeakerMetrics {
   });
   readonly stalls = new Counter({
     name: 'barelb_stalls_total',
-    help: 'Times the ARP thread was stalled past the failure timeout and withdrew everything before answering again',
+    help: 'Times answering was suspended until the peers were heard again: the ARP thread stalled past the failure timeout, or was lost and replaced',
     registers: [this.registry],
   });
   readonly forwardingReady = new Gauge({

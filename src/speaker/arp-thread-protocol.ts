@@ -52,6 +52,11 @@ export interface ArpWorkerData {
   /** A failed call's error as JSON `{message, errno}`, NUL-terminated. */
   readonly error: SharedArrayBuffer;
   readonly logLevel: string;
+  /**
+   * A replacement for a worker that died or was terminated: it answers nothing until 'resume', and its
+   * heartbeats say rejoining, as after a stall. Peers may have taken over while no thread answered.
+   */
+  readonly startSuspended: boolean;
 }
 
 export const CONTROL_SEQ = 0;

@@ -17,8 +17,11 @@ export interface ArpThreadEvents {
   count: ArpCountSink;
   /** An authenticated, fresh heartbeat from a peer. */
   heartbeat(ifname: string, hb: Heartbeat): void;
-  /** The thread was stalled and has suspended answering until resume(). */
-  stalled(gapMs: number): void;
+  /**
+   * Answering is suspended until resume(): the thread was stalled (`stall`), or it was lost and a new one
+   * replaced it (`restart`); for `gapMs` nothing was answered or heard, and peers may have taken over.
+   */
+  stalled(gapMs: number, cause: 'stall' | 'restart'): void;
   /** A packet socket on the interface is dead (removed interface, polling ended): stop() it and open again. */
   socketLost(ifname: string, why: string): void;
 }
@@ -58,6 +61,8 @@ export class ArpThread {
   private closing = false;
   private restarts = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** When the last worker was lost: the replacement reports the gap. */
+  private lostAtMs = 0;
   private heartbeatSettings: HeartbeatSettings | undefined;
   private flags: HeartbeatFlagsSetting = { leaving: false, apiReachable: true, unfit: false };
 
@@ -69,8 +74,16 @@ export class ArpThread {
   /** Starts the worker and waits until it takes calls. */
   static async start(events: ArpThreadEvents, log: Logger): Promise<ArpThread> {
     const thread = new ArpThread(events, log);
-    await thread.spawn();
+    await thread.spawn(false);
     return thread;
+  }
+
+  /**
+   * A worker takes calls now. False between a lost worker and its replacement: nothing is answered or
+   * heard then, so the speaker must not decide from the silence (every peer would look dead).
+   */
+  get running(): boolean {
+    return this.worker !== undefined;
   }
 
   /** Starts (or re-keys) the heartbeats on every open interface. */
@@ -123,8 +136,13 @@ export class ArpThread {
     await worker?.terminate();
   }
 
-  private spawn(): Promise<void> {
-    const data: ArpWorkerData = { control: this.control.buffer as SharedArrayBuffer, error: this.error.buffer as SharedArrayBuffer, logLevel: this.log.level };
+  private spawn(replacement: boolean): Promise<void> {
+    const data: ArpWorkerData = {
+      control: this.control.buffer as SharedArrayBuffer,
+      error: this.error.buffer as SharedArrayBuffer,
+      logLevel: this.log.level,
+      startSuspended: replacement,
+    };
     const worker = new Worker(workerFile(), { workerData: data });
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -133,13 +151,14 @@ export class ArpThread {
           ready = true;
           this.worker = worker;
           this.replay();
+          if (replacement) this.events.stalled(performance.now() - this.lostAtMs, 'restart');
           resolve();
         } else if (m.type === 'counts') {
           for (const [ifname, key, n] of m.counts) this.events.count(ifname, key, n);
         } else if (m.type === 'heartbeat') {
           this.events.heartbeat(m.ifname, m.heartbeat);
         } else if (m.type === 'stalled') {
-          this.events.stalled(m.gapMs);
+          this.events.stalled(m.gapMs, 'stall');
         } else if (m.type === 'socket-lost') {
           this.events.socketLost(m.ifname, `${m.errno ?? 'error'}: ${m.message}`);
         } else {
@@ -148,18 +167,23 @@ export class ArpThread {
       });
       worker.on('error', (err) => this.log.error({ err: err.message }, 'ARP thread failed'));
       worker.on('exit', (code) => {
-        if (this.worker === worker) this.worker = undefined;
+        if (this.worker === worker) this.lost();
         if (!ready) reject(new Error(`the ARP thread exited with code ${code} before it started`));
         else if (!this.closing) this.restartLater(`exited with code ${code}`);
       });
     });
   }
 
+  private lost(): void {
+    this.worker = undefined;
+    this.lostAtMs = performance.now();
+  }
+
   private restartLater(why: string): void {
     const delay = RESTART_DELAYS_MS[Math.min(this.restarts++, RESTART_DELAYS_MS.length - 1)] as number;
-    this.log.error({ why, restartInMs: delay }, 'ARP thread lost; restarting it and re-announcing');
+    this.log.error({ why, restartInMs: delay }, 'ARP thread lost; restarting it, answering again once the speaker has heard its peers');
     this.restartTimer = setTimeout(() => {
-      this.spawn().catch((err: Error) => this.closing || this.restartLater(err.message));
+      this.spawn(true).catch((err: Error) => this.closing || this.restartLater(err.message));
     }, delay);
   }
 
@@ -195,7 +219,7 @@ export class ArpThread {
       const left = deadline - performance.now();
       if (left <= 0) {
         // It may still be answering: end it now rather than trust it.
-        this.worker = undefined;
+        this.lost();
         void worker.terminate();
         this.log.error({ op: cmd.op, ifname: 'ifname' in cmd ? cmd.ifname : undefined }, `ARP thread did not confirm within ${CALL_TIMEOUT_MS} ms; terminated it`);
         return;

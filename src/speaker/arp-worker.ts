@@ -81,22 +81,27 @@ function configureHeartbeats(settings: HeartbeatSettings): void {
   const sender = new HeartbeatSender({ node: settings.node, incarnation: settings.incarnation, stallAfterMs: settings.failureTimeoutMs - settings.intervalMs });
   // This thread's own view of who it hears: for replay checks and the "hears" list of its heartbeats.
   const heard = new Membership(settings.node, { failureTimeoutMs: settings.failureTimeoutMs, pauseThresholdMs: settings.failureTimeoutMs - settings.intervalMs });
+  if (suspended) sender.startRejoining(performance.now(), rejoinMs(settings));
   hb = { settings, keys, sender, heard, timer: setInterval(beat, settings.intervalMs) };
   for (const [ifname, o] of interfaces) openHeartbeats(ifname, o);
   beat();
+}
+
+/** Heartbeats say rejoining until the speaker resumes answering (it waits for peers' whole claim sets), bounded. */
+function rejoinMs(settings: HeartbeatSettings): number {
+  return settings.failureTimeoutMs + 2 * settings.intervalMs + REJOIN_CLAIMS_WAIT_MS;
 }
 
 /**
  * Answering is suspended after a stall until the speaker has heard what its peers did meanwhile (and
  * resumes it): peers may have declared this node dead and taken its addresses.
  */
-let suspended = false;
+let suspended = data.startSuspended;
 
 /** Before anything else this thread does: after a stall, stop answering first. True while answering is allowed. */
 function guard(): boolean {
   if (!hb) return !suspended;
-  // Rejoining until the speaker resumes answering (it waits for peers' whole claim sets), bounded.
-  const gapMs = hb.sender.checkStall(performance.now(), hb.settings.failureTimeoutMs + 2 * hb.settings.intervalMs + REJOIN_CLAIMS_WAIT_MS);
+  const gapMs = hb.sender.checkStall(performance.now(), rejoinMs(hb.settings));
   if (gapMs !== undefined) {
     suspended = true;
     log.warn({ gapMs: Math.round(gapMs) }, 'this thread was stalled long enough for peers to give up on it: not answering until the speaker has heard them');

@@ -79,6 +79,11 @@ export class HeartbeatSender {
     return gap;
   }
 
+  /** A new thread that replaces a lost one starts as after a stall: heartbeats say "rejoining" until resumed(). */
+  startRejoining(nowMs: number, rejoinMs: number): void {
+    this.rejoiningUntilMs = nowMs + rejoinMs;
+  }
+
   /** Answering again after a stall: heartbeats stop saying "rejoining". */
   resumed(): void {
     this.rejoiningUntilMs = -Infinity;

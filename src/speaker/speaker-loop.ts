@@ -113,15 +113,21 @@ export class SpeakerLoop {
   }
 
   /**
-   * The L2 thread was stalled long enough for peers to give up on us, and has suspended answering. Listen
-   * for a failure timeout (peers' heartbeats say whether they still hear us and what they took), keep only
-   * what nobody else announces, then answer again: a stall that nobody noticed moves nothing, and one that
-   * was noticed ends with no address taken back.
+   * The L2 thread was stalled long enough for peers to give up on us, or was lost and replaced, and has
+   * suspended answering. Listen for a failure timeout (peers' heartbeats say whether they still hear us and
+   * what they took), keep only what nobody else announces, then answer again: a stall that nobody noticed
+   * moves nothing, and one that was noticed ends with no address taken back. A new thread is a stall, not
+   * a takeover: it replays what was held, suspended, and the same rejoining decides what stays.
    */
-  onStalled(gapMs: number): void {
+  onStalled(gapMs: number, cause: 'stall' | 'restart' = 'stall'): void {
     const now = performance.now();
     this.p.metrics.stalls.inc();
-    this.p.log.warn({ gapMs: Math.round(gapMs) }, 'stalled long enough for peers to declare this node dead: not answering until it has heard them');
+    this.p.log.warn(
+      { gapMs: Math.round(gapMs), cause },
+      cause === 'stall'
+        ? 'stalled long enough for peers to declare this node dead: not answering until it has heard them'
+        : 'a new ARP thread replaced the lost one: not answering until it has heard the peers',
+    );
     this.rejoinUntilMs = now + this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs;
     this.p.announcer.listenAgain(now);
     this.undecided = true;
@@ -148,7 +154,9 @@ export class SpeakerLoop {
       else this.p.log.warn('API server unreachable: keeping what this node announces while its peers hear it; nothing new is learned');
     }
     if (membership.version !== this.lastMembershipVersion || now >= this.decideAgainAtMs) this.undecided = true;
-    if (!this.undecided) return;
+    // No L2 thread (between a lost one and its replacement): nothing is heard, so every peer looks dead;
+    // deciding now would take every IP. The replacement reports a stall, and deciding resumes from that.
+    if (!this.undecided || !this.p.l2.running) return;
     this.undecided = false;
     this.lastMembershipVersion = membership.version;
     this.decide(now);

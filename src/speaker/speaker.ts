@@ -88,7 +88,7 @@ export class Speaker {
       {
         count: (ifname, key, n) => countArp(metrics, ifname, key, n),
         heartbeat: (ifname, hb) => late.loop?.onHeartbeat(ifname, hb),
-        stalled: (gapMs) => late.loop?.onStalled(gapMs),
+        stalled: (gapMs, cause) => late.loop?.onStalled(gapMs, cause),
         socketLost: (ifname, why) => announcer.close(ifname, 'socket-lost', why),
       },
       log.child({ part: 'arp' }),

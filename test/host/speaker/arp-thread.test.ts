@@ -3,7 +3,7 @@
  * on one end of a veth pair, arping in namespace B asks for the VIP. Proves
  * answers come from the worker, a withdraw has taken effect when the call
  * returns, counters reach the main thread, and a dead worker is replaced with
- * its announcements replayed. Needs root, iproute2 and arping.
+ * its announcements replayed, suspended until resumed (a stall, not a takeover). Needs root, iproute2 and arping.
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
@@ -30,7 +30,7 @@ const out = (m) => process.stdout.write(JSON.stringify(m) + '\n');
 const counts = {};
 const logs = [];
 const log = pino({ level: 'info' }, { write: (l) => logs.push(JSON.parse(l).msg) });
-const thread = await ArpThread.start({ count: (i, k, n) => (counts[k] = (counts[k] ?? 0) + n), heartbeat: () => undefined, stalled: () => undefined, socketLost: () => undefined }, log);
+const thread = await ArpThread.start({ count: (i, k, n) => (counts[k] = (counts[k] ?? 0) + n), heartbeat: () => undefined, stalled: (gapMs, cause) => out({ stalled: cause }), socketLost: () => undefined }, log);
 const ifname = process.env.IFNAME;
 const arp = thread.open(ifname, MacAddress.fromBytes(interfaceInfo(ifname).mac), 0);
 arp.announce(process.env.VIP);
@@ -39,6 +39,7 @@ createInterface({ input: process.stdin }).on('line', async (line) => {
   if (line === 'withdraw') { arp.withdraw(process.env.VIP); out({ withdrawn: true }); }
   if (line === 'announce') { arp.announce(process.env.VIP); out({ announced: true }); }
   if (line === 'crash') { await thread.worker.terminate(); out({ crashed: true }); }
+  if (line === 'resume') { thread.resume(); out({ resumed: true }); }
   if (line === 'state') out({ state: { counts, logs } });
   if (line === 'close') { await thread.close(); out({ closed: true }); }
 });
@@ -112,9 +113,13 @@ t.test('answers from the worker; a withdraw is in force when the call returns; a
   t.same([...new Set(await arping(2))], [mac], 'answered again after announce');
 
   await ask('crash', 'crashed');
+  // A new worker is a stall, not a takeover: peers may have taken over while nothing answered here.
+  t.equal(await next('stalled'), 'restart', 'the new worker reports itself as a stall, for the speaker to rejoin');
+  t.same(await arping(3), [], 'and answers nothing until the speaker has heard its peers');
+  await ask('resume', 'resumed');
   let answered: string[] = [];
   for (let i = 0; i < 20 && answered.length === 0; i++) answered = await arping(1);
-  t.same([...new Set(answered)], [mac], 'a new worker answers for what the old one held');
+  t.same([...new Set(answered)], [mac], 'resumed, it answers for what the old one held');
 
   const { counts, logs } = (await ask('state', 'state')) as { counts: Record<string, number>; logs: string[] };
   t.ok((counts['answer'] ?? 0) >= 3, `answers counted on the main thread: ${JSON.stringify(counts)}`);

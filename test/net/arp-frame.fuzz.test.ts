@@ -169,7 +169,8 @@ function modelDecision(f: Uint8Array, held: ReadonlySet<string>): string {
   if (p.senderMac.equals(LOCAL)) return 'ignore:own-frame';
   const spa = p.senderIp.toString();
   const tpa = p.targetIp.toString();
-  if (spa === '0.0.0.0') return 'ignore:probe';
+  // A probe (RFC 5227) for a held address is answered, as the kernel answers one for its own.
+  if (spa === '0.0.0.0') return held.has(tpa) ? 'answer' : 'ignore:probe';
   if (spa === tpa) return held.has(spa) ? 'conflict' : 'ignore:gratuitous';
   if (p.operation === 'reply') return held.has(spa) ? 'conflict' : 'ignore:reply';
   return held.has(tpa) ? 'answer' : 'ignore:not-held';

@@ -52,6 +52,10 @@ export const REASON = {
   foreignAnnotation: 'ForeignAnnotation',
   /** Warning on the ConfigMap: a MetalLB or kube-vip config was read with changes of meaning (each named). */
   conversionWarnings: 'ConversionWarnings',
+  /** Warning on the Node: it hears no heartbeats on an interface while other speakers' Leases are live (a switch drops them). */
+  heartbeatsUnheard: 'HeartbeatsUnheard',
+  /** Normal on the Node: heartbeats are heard there again, the LAN decides again. */
+  heartbeatsHeard: 'HeartbeatsHeard',
 } as const;
 
 /** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */

@@ -247,6 +247,15 @@ export async function apply(yaml: string): Promise<void> {
   await kubectl(['apply', '-f', '-'], yaml);
 }
 
+/** The barelb ConfigMap (`barelb-config` in barelb-system) with `config` (YAML) as its config.yaml. */
+export function barelbConfigMap(config: string): string {
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${config.replace(/^/gm, '    ')}`;
+}
+
+export async function applyBarelbConfig(config: string): Promise<void> {
+  await apply(barelbConfigMap(config));
+}
+
 /** A selector-less Service (LoadBalancer unless `type` says otherwise) with Endpoints on the given nodes (backends listen on NODEIP:targetPort). */
 export function serviceYaml(o: {
   name: string;

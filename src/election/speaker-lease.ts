@@ -16,6 +16,8 @@ export const SPEAKER_LEASE_ANNOTATION = {
   hears: 'barelb.io/hears',
   /** The speaker process's incarnation (its start time in ms): a restart shows as a new value. */
   incarnation: 'barelb.io/incarnation',
+  /** The subnets (network/prefix) of the interfaces the node speaks on, space-separated, sorted: which LAN segments it shares. */
+  segments: 'barelb.io/segments',
 } as const;
 
 /** The Lease name of `node`'s speaker. Node names are DNS subdomains, so the result is a valid name for up to 238 characters. */
@@ -28,17 +30,20 @@ export interface SpeakerLeaseView {
   readonly node: string;
   readonly announces: readonly string[];
   readonly hears: readonly string[];
+  /** The subnets of the interfaces it speaks on (network/prefix); empty from a speaker that does not say. */
+  readonly segments: readonly string[];
   /** When it was last renewed (ms since the epoch); undefined if the Lease does not say. */
   readonly renewMs: number | undefined;
   readonly durationSeconds: number;
 }
 
 /** The annotations a speaker writes for what it announces and hears. */
-export function speakerLeaseAnnotations(announces: Iterable<string>, hears: Iterable<string>, incarnation: number): Record<string, string> {
+export function speakerLeaseAnnotations(announces: Iterable<string>, hears: Iterable<string>, incarnation: number, segments: Iterable<string> = []): Record<string, string> {
   return {
     [SPEAKER_LEASE_ANNOTATION.announces]: [...new Set(announces)].sort().join(' '),
     [SPEAKER_LEASE_ANNOTATION.hears]: [...new Set(hears)].sort().join(' '),
     [SPEAKER_LEASE_ANNOTATION.incarnation]: String(incarnation),
+    [SPEAKER_LEASE_ANNOTATION.segments]: [...new Set(segments)].sort().join(' '),
   };
 }
 
@@ -60,6 +65,7 @@ export function readSpeakerLease(lease: {
     node,
     announces: words(ann[SPEAKER_LEASE_ANNOTATION.announces]).flatMap((w) => canonicalIp(w) ?? []),
     hears: words(ann[SPEAKER_LEASE_ANNOTATION.hears]),
+    segments: words(ann[SPEAKER_LEASE_ANNOTATION.segments]),
     renewMs,
     durationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
   };

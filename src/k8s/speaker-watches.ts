@@ -1,4 +1,6 @@
-import { CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Endpoints, type V1Node, type V1Service } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1EndpointSlice, type V1Endpoints, type V1Lease, type V1Node, type V1Service } from '@kubernetes/client-node';
+import type { ObservedLease } from '../election/lease-liveness.js';
+import { readSpeakerLease } from '../election/speaker-lease.js';
 import type { ConfigFormat } from '../config/convert/config-format.js';
 import type { Logger } from '../observability/logger.js';
 import { describeApiError, isNotFound } from './api-error.js';
@@ -14,6 +16,8 @@ export interface SpeakerWatchesOptions {
   readonly configNamespace: string;
   readonly configMap: string;
   readonly configFormat: ConfigFormat;
+  /** Where the speakers' Leases are (every speaker's, read for lanView when heartbeats go unheard). */
+  readonly leaseNamespace: string;
   readonly log: Logger;
 }
 
@@ -29,6 +33,7 @@ export class SpeakerWatches {
     private readonly endpoints: ResilientInformer<object>,
     private readonly readyNodesOf: () => Map<string, Set<string>>,
     readonly config: ConfigSource,
+    private readonly leases: ResilientInformer<V1Lease>,
   ) {}
 
   /** Builds the watches (asking the API server which endpoint API it serves: retried until it answers or `signal`). */
@@ -53,13 +58,16 @@ export class SpeakerWatches {
     }
     // The ConfigMap, or MetalLB's objects (--config-format metallb-crds): one ConfigSource either way.
     const config = openConfigSource({ kubeConfig, namespace: opts.configNamespace, configMap: opts.configMap, format: opts.configFormat, log });
-    return new SpeakerWatches(services, nodes, endpoints, readyNodesOf, config);
+    const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    const ns = opts.leaseNamespace;
+    const leases = mk<V1Lease>('leases', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`, () => coordination.listNamespacedLease({ namespace: ns }));
+    return new SpeakerWatches(services, nodes, endpoints, readyNodesOf, config, leases);
   }
 
   /** Every informer event and every config change. */
   onChange(handler: () => void): void {
     this.config.onChange(handler);
-    for (const inf of [this.services, this.nodes, this.endpoints] as ResilientInformer<object>[]) {
+    for (const inf of [this.services, this.nodes, this.endpoints, this.leases] as ResilientInformer<object>[]) {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, handler);
     }
   }
@@ -86,13 +94,21 @@ export class SpeakerWatches {
     return nodeAddresses(this.nodes.list());
   }
 
+  /** The speakers' Leases, each with the resourceVersion that changes on every write. */
+  speakerLeases(): ObservedLease[] {
+    return this.leases.list().flatMap((l) => {
+      const view = readSpeakerLease(l);
+      return view ? [{ view, version: l.metadata?.resourceVersion ?? '' }] : [];
+    });
+  }
+
   /** Service key -> nodes with a ready endpoint. */
   readyNodes(): Map<string, Set<string>> {
     return this.readyNodesOf();
   }
 
   private all(): { start(): Promise<void>; stop(): Promise<void> }[] {
-    return [this.services, this.nodes, this.endpoints, this.config];
+    return [this.services, this.nodes, this.endpoints, this.config, this.leases];
   }
 }
 

@@ -185,6 +185,12 @@ export class SpeakerMetrics {
     labelNames: ['interface'],
     registers: [this.registry],
   });
+  readonly heartbeatFallback = new Gauge({
+    name: 'barelb_heartbeat_fallback',
+    help: 'Per interface, 1 for the mode in force where this node hears no heartbeats while other speakers\' Leases are live: deaf (nobody hears anyone: the API judges) or cut-off (the others hear each other: this node takes nothing); 0 otherwise',
+    labelNames: ['interface', 'mode'],
+    registers: [this.registry],
+  });
   readonly stalls = new Counter({
     name: 'barelb_stalls_total',
     help: 'Times answering was suspended until the peers were heard again: the ARP thread stalled past the failure timeout, or was lost and replaced',

@@ -33,8 +33,14 @@ export interface RoundInterface {
   readonly up: boolean;
   /** Since when this node has listened there; undefined: not open. */
   readonly listeningSince: number | undefined;
-  /** The live peers heard there. */
+  /** The live peers heard there; where it hears nobody but speaker Leases are live, the Leases' speakers (lanView). */
   readonly peers: readonly LivePeer[];
+  /**
+   * lanView's verdict where this node hears nobody: `deaf` (nobody hears anyone: the API judges, `peers`
+   * come from Leases, handovers wait for Lease writes), `cut-off` (the others hear each other: this node
+   * takes nothing and yields what their Leases say they announce). Undefined: the LAN decides.
+   */
+  readonly fallback?: 'deaf' | 'cut-off';
 }
 
 export interface RoundInput {
@@ -44,6 +50,8 @@ export interface RoundInput {
   readonly listenForMs: number;
   /** How long a free address waits for better-ranked nodes before the one ranked `rank` (1: second) takes it. */
   readonly handoverAfterMs: (rank: number) => number;
+  /** The same where the API judges (a deaf interface): claims come from Leases, written at most once a second. */
+  readonly apiHandoverAfterMs: (rank: number) => number;
   readonly ips: readonly RoundIp[];
   readonly nodes: readonly NodeFacts[];
   readonly announce: AnnounceSpec;
@@ -97,8 +105,9 @@ export function decideRound(input: RoundInput): RoundResult {
     let contenders: Contender[] = [];
     if (iface) {
       const since = iface.listeningSince ?? input.now;
-      mayTakeNew = input.now - since >= input.listenForMs;
-      if (!mayTakeNew) decideAgainAtMs = Math.min(decideAgainAtMs, since + input.listenForMs);
+      const listened = input.now - since >= input.listenForMs;
+      if (!listened) decideAgainAtMs = Math.min(decideAgainAtMs, since + input.listenForMs);
+      mayTakeNew = listened && iface.fallback !== 'cut-off';
       contenders = iface.peers
         .filter((p) => eligible.has(p.node))
         .map((p) => ({ node: p.node, announces: p.claims.has(ip.ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown }));
@@ -109,11 +118,11 @@ export function decideRound(input: RoundInput): RoundResult {
       selfEligible: iface !== undefined && iface.up && eligible.has(input.self) && !input.refused.has(ip.ip) && !input.unfit,
       selfAnnounces: ip.announced,
       mayTakeNew,
-      rejoining: input.rejoining,
+      rejoining: input.rejoining || iface?.fallback === 'cut-off',
       contenders,
       weightOf: (node) => ip.weightOf(node),
       freeForMs: input.now - freeSinceMs,
-      handoverAfterMs: input.handoverAfterMs,
+      handoverAfterMs: iface?.fallback === 'deaf' ? input.apiHandoverAfterMs : input.handoverAfterMs,
     });
     if (seesFree(verdict)) free.add(ip.ip);
     if (verdict.why === 'better-ranked' && verdict.inMs !== undefined) decideAgainAtMs = Math.min(decideAgainAtMs, input.now + verdict.inMs);

@@ -38,3 +38,20 @@ export function chooseInterface(
   }
   return best && { name: best.name, mac: best.mac };
 }
+
+/**
+ * The subnets an interface's addresses are on, as `network/prefix` (canonical), link-local IPv6 left out:
+ * the LAN segments a speaker shares with whoever speaks on the same subnets.
+ */
+export function interfaceSegments(addrs: readonly NetworkInterfaceInfo[]): string[] {
+  const out = new Set<string>();
+  for (const a of addrs) {
+    if (a.internal || !a.cidr) continue;
+    const own = IpAddress.tryParse(a.address);
+    if (!own || (own.family === 'IPv6' && (own.value & LINK_LOCAL_V6.mask) === LINK_LOCAL_V6.prefix)) continue;
+    const prefix = Number(a.cidr.split('/')[1]);
+    const hostBits = (1n << BigInt(IpAddress.bits(own.family) - prefix)) - 1n;
+    out.add(`${IpAddress.fromValue(own.family, own.value & ~hostBits).toString()}/${prefix}`);
+  }
+  return [...out].sort();
+}

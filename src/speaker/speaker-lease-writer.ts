@@ -36,6 +36,7 @@ export class SpeakerLeaseWriter {
   private wanted = '';
   private announces: readonly string[] = [];
   private hears: readonly string[] = [];
+  private segments: readonly string[] = [];
   private lastWriteMs = -Infinity;
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -50,12 +51,13 @@ export class SpeakerLeaseWriter {
   }
 
   /** What to publish; written within minGapMs when it differs from what was written. */
-  update(announces: readonly string[], hears: readonly string[]): void {
-    const key = JSON.stringify([[...announces].sort(), [...hears].sort()]);
+  update(announces: readonly string[], hears: readonly string[], segments: readonly string[] = []): void {
+    const key = JSON.stringify([[...announces].sort(), [...hears].sort(), [...segments].sort()]);
     if (key === this.wanted) return;
     this.wanted = key;
     this.announces = announces;
     this.hears = hears;
+    this.segments = segments;
     if (!this.writing) this.schedule(Math.max(0, this.lastWriteMs + this.opts.minGapMs - performance.now()));
   }
 
@@ -107,7 +109,7 @@ export class SpeakerLeaseWriter {
       name: this.name,
       namespace,
       labels: { 'app.kubernetes.io/name': 'barelb', 'app.kubernetes.io/component': 'speaker' },
-      annotations: speakerLeaseAnnotations(this.announces, this.hears, this.opts.incarnation),
+      annotations: speakerLeaseAnnotations(this.announces, this.hears, this.opts.incarnation, this.segments),
     };
     const spec = { holderIdentity: node, leaseDurationSeconds: seconds, renewTime: now };
     if (!this.last) {

@@ -1,6 +1,8 @@
 import type { Heartbeat } from '../election/heartbeat-frame.js';
 import { handoverWait } from '../election/holder-choice.js';
 import { mayResume, resumeCheckAtMs } from '../election/rejoin.js';
+import { lanView } from '../election/lan-view.js';
+import { SpeakerLeaseLiveness } from '../election/lease-liveness.js';
 import type { Membership } from '../election/membership.js';
 import type { EventRecorder } from '../k8s/event-recorder.js';
 import type { NodeFacts } from '../k8s/node-facts.js';
@@ -15,7 +17,7 @@ import type { Announcer } from './announcer.js';
 import type { ArpThread } from './arp-thread.js';
 import { decideRound, type IpAction, type RoundInterface, type RoundIp } from './decision-round.js';
 import type { HostNetwork } from './host-network.js';
-import { chooseInterface, type InterfaceChoice } from './interface-choice.js';
+import { chooseInterface, interfaceSegments, type InterfaceChoice } from './interface-choice.js';
 import { LastResult } from './last-result.js';
 import { linkOf } from './link-monitor.js';
 import { nodePortRules, type NodePortSync } from './nodeport-sync.js';
@@ -87,9 +89,16 @@ export class SpeakerLoop {
   private rejoinUntilMs = -Infinity;
 
   private readonly handoverAfterMs: (rank: number) => number;
+  /** Where the API judges: a Lease write (at most one a second) on each side, and its watch event, more. */
+  private readonly apiHandoverAfterMs: (rank: number) => number;
+  /** The speakers' Leases, judged live by this process's clock: the fallback judge (lanView). */
+  private readonly leases = new SpeakerLeaseLiveness();
+  /** Interfaces where this node hears nobody while Leases are live, and how it decides there. */
+  private readonly fallbacks = new Map<string, 'deaf' | 'cut-off'>();
 
   constructor(private readonly p: SpeakerLoopParts) {
     this.handoverAfterMs = handoverWait(p.heartbeat.failureTimeoutMs);
+    this.apiHandoverAfterMs = handoverWait(p.heartbeat.failureTimeoutMs + API_HANDOVER_EXTRA_MS);
     p.watches.onChange(() => (this.dirty = true));
   }
 
@@ -168,6 +177,7 @@ export class SpeakerLoop {
     this.dirty = false;
     this.undecided = true;
     this.p.nodeport?.markStale();
+    this.leases.observe(watches.speakerLeases(), performance.now());
     if (config.apply(watches.config.current().loaded)) this.interfacesGeneration++;
     this.nodeFacts = watches.nodeFacts();
     const wanted = wantedAddresses({
@@ -191,6 +201,7 @@ export class SpeakerLoop {
     const allowed = this.p.interfaces.length ? this.p.interfaces : config.announce.interfaces;
     const ips: RoundIp[] = [];
     const interfaces = new Map<string, RoundInterface>();
+    const liveLeases = this.leases.live(now);
     for (const t of this.tracked.values()) {
       const users = this.wanted.get(t.ip) ?? [];
       const iface = users.length === 0 ? undefined : t.iface.get(this.interfacesGeneration, () => chooseInterface(t.ip, this.p.host.interfaces, allowed));
@@ -198,7 +209,13 @@ export class SpeakerLoop {
         // Opened before the round: the round itself does no I/O.
         const link = linkOf(iface.name);
         const up = link !== undefined && announcer.listenOn(iface, link, now, config.announce.garpRefreshSeconds);
-        interfaces.set(iface.name, { up, listeningSince: announcer.listeningSinceOn(iface.name), peers: membership.livePeers(iface.name, now) });
+        const heard = membership.livePeers(iface.name, now);
+        const view = lanView(this.p.node, heard, liveLeases, interfaceSegments(this.p.host.interfaces[iface.name] ?? []));
+        interfaces.set(iface.name, {
+          up,
+          listeningSince: announcer.listeningSinceOn(iface.name),
+          ...(view.kind === 'lan' ? { peers: heard } : { peers: view.peers, fallback: view.kind }),
+        });
       }
       ips.push({ ip: t.ip, family: t.family, users, ifname: iface?.name, announced: announcer.isAnnounced(t.ip), freeSinceMs: t.freeSinceMs, weightOf: (node) => weightOf(t, node) });
     }
@@ -207,6 +224,7 @@ export class SpeakerLoop {
       now,
       listenForMs: this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs,
       handoverAfterMs: this.handoverAfterMs,
+      apiHandoverAfterMs: this.apiHandoverAfterMs,
       ips,
       nodes: this.nodeFacts,
       announce: config.announce,
@@ -221,6 +239,9 @@ export class SpeakerLoop {
     const resumes = rejoining && mayResume(now, this.rejoinUntilMs, [...interfaces.values()].flatMap((i) => i.peers));
     // A peer's claim set completing moves the membership version, which decides again; the times bound the wait.
     this.decideAgainAtMs = rejoining && !resumes ? Math.min(resumeCheckAtMs(now, this.rejoinUntilMs), round.decideAgainAtMs) : round.decideAgainAtMs;
+    // Where the API judges, a Lease running out (its speaker died) frees what it announced.
+    if ([...interfaces.values()].some((i) => i.fallback)) this.decideAgainAtMs = Math.min(this.decideAgainAtMs, this.leases.nextExpiryMs(now));
+    this.reportFallbacks(interfaces, liveLeases.length);
     for (const action of round.actions) this.carryOut(action);
     const announced = announcer.countByFamily();
     if (resumes) {
@@ -272,11 +293,41 @@ export class SpeakerLoop {
     const { metrics } = this.p;
     for (const family of ['IPv4', 'IPv6'] as const) metrics.announcing.set({ family }, announced[family]);
     const hears = new Set<string>();
-    for (const [ifname, { peers }] of interfaces) {
+    for (const [ifname, { peers, fallback }] of interfaces) {
+      // Peers known from their Leases are not heard: saying so would hide the deafness from the others.
+      if (fallback) {
+        metrics.peersLive.set({ interface: ifname }, 0);
+        continue;
+      }
       metrics.peersLive.set({ interface: ifname }, peers.length);
       for (const peer of peers) hears.add(peer.node);
     }
-    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears]);
+    const segments = [...interfaces.keys()].flatMap((ifname) => interfaceSegments(this.p.host.interfaces[ifname] ?? []));
+    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears], segments);
+  }
+
+  /** Says when an interface goes deaf or cut off, and when it hears again: log, metric, an Event on the Node. */
+  private reportFallbacks(interfaces: ReadonlyMap<string, RoundInterface>, liveLeases: number): void {
+    const node = { kind: 'Node', namespace: 'default', name: this.p.node, uid: this.p.node };
+    for (const [ifname, { fallback }] of interfaces) {
+      const before = this.fallbacks.get(ifname);
+      if (fallback === before) continue;
+      for (const mode of ['deaf', 'cut-off'] as const) this.p.metrics.heartbeatFallback.set({ interface: ifname, mode }, fallback === mode ? 1 : 0);
+      if (fallback) {
+        this.fallbacks.set(ifname, fallback);
+        const message =
+          fallback === 'deaf'
+            ? `node ${this.p.node} hears no heartbeats on ${ifname}, and no speaker hears any, while ${liveLeases} speakers' Leases are live: heartbeats are blocked on the LAN (a switch dropping broadcast or EtherType 0x88B5?); the speaker Leases decide who answers, failover takes a Lease duration`
+            : `node ${this.p.node} hears no heartbeats on ${ifname} while the other speakers hear each other: its link to them is cut; it takes nothing and yields what they announce`;
+        this.p.log.warn({ interface: ifname, mode: fallback, liveLeases }, message);
+        this.p.events.record(node, { type: 'Warning', reason: REASON.heartbeatsUnheard, message });
+      } else {
+        this.fallbacks.delete(ifname);
+        const message = `node ${this.p.node} hears heartbeats on ${ifname} again: the LAN decides who answers`;
+        this.p.log.info({ interface: ifname }, message);
+        this.p.events.record(node, { type: 'Normal', reason: REASON.heartbeatsHeard, message });
+      }
+    }
   }
 
   /** The nodeport rewrites for `vips`, to this node's InternalIPs, with the ports the Services have now. */
@@ -287,6 +338,9 @@ export class SpeakerLoop {
     );
   }
 }
+
+/** Beyond the LAN's handover wait, where the API judges: a Lease write on each side (at most one a second) and its watch event. */
+const API_HANDOVER_EXTRA_MS = 2000;
 
 function weightOf(t: TrackedIp, node: string): bigint {
   let w = t.weights.get(node);

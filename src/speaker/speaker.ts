@@ -98,7 +98,7 @@ export class Speaker {
       closed: () => late.loop?.redecide(true),
     });
     const watches = await SpeakerWatches.open(
-      { kubeConfig, configNamespace: opts.configNamespace ?? namespace, configMap: opts.configMap, configFormat: opts.configFormat ?? 'barelb', log },
+      { kubeConfig, configNamespace: opts.configNamespace ?? namespace, configMap: opts.configMap, configFormat: opts.configFormat ?? 'barelb', leaseNamespace: opts.leaseNamespace, log },
       signal,
     );
     if (opts.forward === 'nodeport') {

@@ -8,7 +8,7 @@ import { familyOf, type IpFamily } from '../../src/net/ip.js';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  apply, arpHolder, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, lab, ndiscMacs, serviceYaml, speakerKubeconfig, startBackend,
+  apply, arpHolder, arpingMacs, barelbConfigMap, eventually, fetchFromClient, ingressIp, kubectl, lab, ndiscMacs, serviceYaml, speakerKubeconfig, startBackend,
   settledHolder as settledHolderOnLan, speakerReady, startSpeaker, vipUrl, type Proc,
 } from '../../testkit/lab.js';
 
@@ -49,9 +49,8 @@ export type Family = IpFamily;
 /** How the client finds who holds an address of the family. */
 export const protocolOf = (family: Family): 'ARP' | 'NDP' => (family === 'IPv4' ? 'ARP' : 'NDP');
 
-export function configMapYaml(config: string): string {
-  return `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${config.replace(/^/gm, '    ')}`;
-}
+/** The barelb ConfigMap with `config` as its config.yaml. */
+export const configMapYaml = barelbConfigMap;
 
 export interface ChaosLab {
   speakers: Map<string, Proc>;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  apply, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, fetchFromClient, inNs, ingressIps, kubectl, kubeProxiesCurrent,
+  apply, applyBarelbConfig, clientNeighbourMac, createBarelbNamespaces, deleteNamespace, eventually, fetchFromClient, inNs, ingressIps, kubectl, kubeProxiesCurrent,
   lab, macOf, metricOfLabel, serviceYaml, settledHolder, speakerKubeconfig, speakerReady, startBackend, startController, startSpeaker,
   timeUntilServedElsewhere, vipUrl, type Proc,
 } from '../../testkit/lab.js';
@@ -20,7 +20,7 @@ const v6Of = (ips: string[]) => ips.find((ip) => ip.includes(':')) as string;
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOLS.replace(/^/gm, '    ')}`);
+  await applyBarelbConfig(POOLS);
   startController(t);
   saConfig = await speakerKubeconfig();
   for (const n of lab.nodes) {

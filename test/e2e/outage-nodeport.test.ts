@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  ROOT, apply, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
+  ROOT, apply, applyBarelbConfig, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // The speakers in `--forward nodeport` mode in front of the real kube-proxy,
@@ -20,7 +20,7 @@ const file = t;
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n    pools:\n      - name: lan\n        addresses: [198.51.100.210-198.51.100.230, ${lab.vipRange6}]\n`);
+  await applyBarelbConfig(`pools:\n  - name: lan\n    addresses: [198.51.100.210-198.51.100.230, ${lab.vipRange6}]\n`);
   startController(t);
   for (const n of lab.nodes) {
     startBackend(t, n, 8080, `backend-${n}`);

@@ -5,7 +5,7 @@ import { rankCandidates } from '../../src/speaker/rendezvous.js';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  apply, eventually, fetchFromClient, ingressIp, kubectl, kubeProxiesCurrent, lab, serviceYaml, settledHolder, speakerReady, startBackend, startController, startSpeaker,
+  apply, applyBarelbConfig, eventually, fetchFromClient, ingressIp, kubectl, kubeProxiesCurrent, lab, serviceYaml, settledHolder, speakerReady, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // A pool on a second subnet of the same LAN (issue 16, item 1): every node but the first has an
@@ -33,7 +33,7 @@ t.before(async () => {
   await kubectl(['create', 'namespace', NS]);
   for (const [i, n] of withAddress.entries()) await addAddress(lab.nodeNs(n), `${SUBNET}.${2 + i}/24`);
   await addAddress(lab.clientNs, `${SUBNET}.100/24`);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
+  await applyBarelbConfig(POOL);
   startController(t);
   for (const n of lab.nodes) startBackend(t, n, 8080, `backend-${n}`);
   await kubeProxiesCurrent(NS, 8080);

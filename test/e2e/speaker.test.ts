@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
+  apply, applyBarelbConfig, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, kubeProxiesCurrent, lab, announcerOf, macOf, metricOf, heartbeatsDropped, metricOfLabel, serviceYaml,
   clientNeighbourMac, recreateNodeLink, settledHolder, speakerKubeconfig, speakerReady, startBackend, startController, startSpeaker,
   timeUntilServedElsewhere, type Proc,
 } from '../../testkit/lab.js';
@@ -19,7 +19,7 @@ let saConfig: string;
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
+  await applyBarelbConfig(POOL);
   startController(t);
   // The speakers run with exactly the permissions manifests/speaker-rbac.yaml grants.
   saConfig = await speakerKubeconfig();

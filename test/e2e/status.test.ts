@@ -11,7 +11,7 @@ import { serviceAccountKubeconfig } from '../../testkit/support.js';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  apply, CLI, eventually, ingressIp, kubectl, lab, announcerOf, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
+  apply, applyBarelbConfig, CLI, eventually, ingressIp, kubectl, lab, announcerOf, ROOT, serviceYaml, speakerKubeconfig, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // `barelb status` against the lab with the real controller and three speakers:
@@ -103,7 +103,7 @@ let holder: string;
 t.before(async () => {
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
+  await applyBarelbConfig(POOL);
   startController(t);
   const saConfig = await speakerKubeconfig();
   for (const n of lab.nodes) startSpeaker(t, n, [], saConfig);

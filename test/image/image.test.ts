@@ -9,7 +9,7 @@ import { serviceAccountKubeconfig } from '../../testkit/support.js';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  ROOT, apply, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, serviceYaml, speakerKubeconfig, startBackend, startIn, startTracked,
+  ROOT, apply, applyBarelbConfig, arpHolder, eventually, fetchFromClient, inNs, ingressIp, kubectl, lab, serviceYaml, speakerKubeconfig, startBackend, startIn, startTracked,
   type Proc,
 } from '../../testkit/lab.js';
 
@@ -148,7 +148,7 @@ t.before(async () => {
   root = (await run('bash', [IMAGE_SH, 'mount'])).stdout.trim();
   await createBarelbNamespaces();
   await kubectl(['create', 'namespace', NS]);
-  await apply(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: barelb-config, namespace: barelb-system}\ndata:\n  config.yaml: |\n${POOL.replace(/^/gm, '    ')}`);
+  await applyBarelbConfig(POOL);
   // Each program with exactly the RBAC of its manifest, its kubeconfig brought in read-only at /tmp.
   await kubectl(['apply', '-f', path.join(ROOT, 'manifests/controller-rbac.yaml')]);
   configDir = mkdtempSync(path.join(os.tmpdir(), 'barelb-image-'));

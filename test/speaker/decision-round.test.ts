@@ -20,7 +20,7 @@ function eth0(extra: Partial<RoundInterface> = {}): Map<string, RoundInterface> 
 }
 function input(extra: Partial<RoundInput> = {}): RoundInput {
   return {
-    self: 'node1', now: 10_000, listenForMs: 500, handoverAfterMs: (k) => k * 900, ips: [ip()], nodes, announce: DEFAULT_ANNOUNCE, nodeport: false,
+    self: 'node1', now: 10_000, listenForMs: 500, handoverAfterMs: (k) => k * 900, apiHandoverAfterMs: (k) => k * 2900, ips: [ip()], nodes, announce: DEFAULT_ANNOUNCE, nodeport: false,
     interfaces: eth0(), refused: new Set(), unfit: false, rejoining: false, forwarded: new Set(), ...extra,
   };
 }
@@ -75,3 +75,20 @@ t.test('only the peers eligible for the address contend', async (t) => {
   const round = decideRound(input({ self: 'node3', ips: [ip({ users: [local] })], interfaces: eth0({ peers: [peer('node1'), peer('node2')] }) }));
   t.same(round.actions, [{ kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'takes' }], 'node3 alone has an endpoint: it takes the address');
 });
+
+t.test('heartbeats unheard: deaf, the Leases decide; cut off, take nothing and yield', async (t) => {
+  const leasePeers = [peer('node2'), peer('node3')];
+  const deaf = decideRound(input({ interfaces: eth0({ peers: leasePeers, fallback: 'deaf' }) }));
+  t.same(deaf.actions, [{ kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'takes' }], 'deaf, best-ranked by the Leases: takes it');
+  const deafSecond = decideRound(input({ self: 'node2', ips: [ip({ freeSinceMs: 10_000 })], now: 10_900, interfaces: eth0({ peers: [peer('node1'), peer('node3')], fallback: 'deaf' }) }));
+  t.same(deafSecond.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'deaf, second-ranked: a LAN turn is not enough, the Leases are slower');
+  t.equal(deafSecond.decideAgainAtMs, 10_000 + 2900, 'it waits the API\'s turn');
+  const cutFree = decideRound(input({ interfaces: eth0({ peers: leasePeers, fallback: 'cut-off' }) }));
+  t.same(cutFree.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'cut off: takes nothing, even what it ranks first for');
+  t.equal(cutFree.decideAgainAtMs, Infinity, 'and does not spin on it');
+  const cutHeld = decideRound(input({ ips: [ip({ announced: true })], interfaces: eth0({ peers: [peer('node3', { claims: new Set(['198.51.100.200']) })], fallback: 'cut-off' }) }));
+  t.same(cutHeld.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'cut off: yields what another\'s Lease says it announces, whatever the rank');
+  const cutKeep = decideRound(input({ ips: [ip({ announced: true })], interfaces: eth0({ peers: leasePeers, fallback: 'cut-off' }) }));
+  t.same(cutKeep.actions, [{ kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'keeps' }], 'cut off: keeps what nobody else announces');
+});
+

@@ -2,7 +2,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import fc from 'fast-check';
 import t from 'tap';
 import { IpAddress } from '../../src/net/ip.js';
-import { chooseInterface } from '../../src/speaker/interface-choice.js';
+import { chooseInterface, interfaceSegments } from '../../src/speaker/interface-choice.js';
 
 const addr = (family: 'IPv4' | 'IPv6', address: string, cidr: string, mac: string, internal = false): NetworkInterfaceInfo =>
   ({ address, netmask: '', family, mac, internal, cidr, ...(family === 'IPv6' ? { scopeid: 0 } : {}) }) as NetworkInterfaceInfo;
@@ -67,4 +67,21 @@ t.test('an IPv6 VIP fits exactly the interfaces whose prefix covers it', async (
     { numRuns: 2000 },
   );
   t.pass('checked 2000 random addresses and prefixes against the model');
+});
+
+t.test('interfaceSegments: the subnets an interface is on, as network/prefix', async (t) => {
+  const mac = '02:00:00:00:00:01';
+  t.same(
+    interfaceSegments([
+      addr('IPv4', '198.51.100.11', '198.51.100.11/24', mac),
+      addr('IPv4', '203.0.113.2', '203.0.113.2/24', mac),
+      addr('IPv4', '198.51.100.12', '198.51.100.12/24', mac),
+      addr('IPv6', '2001:db8:0:1::11', '2001:db8:0:1::11/64', mac),
+      addr('IPv6', 'fe80::1', 'fe80::1/64', mac),
+      addr('IPv4', '127.0.0.1', '127.0.0.1/8', mac, true),
+    ]),
+    ['198.51.100.0/24', '2001:db8:0:1::/64', '203.0.113.0/24'],
+    'one entry per subnet, sorted; link-local and loopback left out',
+  );
+  t.same(interfaceSegments([]), [], 'no addresses, no segments');
 });

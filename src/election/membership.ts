@@ -21,6 +21,18 @@ export interface MembershipConfig {
   readonly failureTimeoutMs: number;
   /** A gap between two tick() calls longer than this is a pause of ours, not silence of theirs. */
   readonly pauseThresholdMs: number;
+  /**
+   * For this long after a peer starts being heard on an interface, it counts as hearing this node whatever
+   * its heartbeats say: they were sent before it could have heard ours (a healed partition, a node back on
+   * the LAN). Without it both sides of a heal see "announces and does not hear me" and both yield: an
+   * instant with no announcer. Two heartbeat intervals and a little; 0 (the default): none.
+   */
+  readonly hearsMeGraceMs?: number;
+}
+
+/** MembershipConfig.hearsMeGraceMs for heartbeats every `intervalMs`: ours reach the peer within one interval, its next one lists us within another. */
+export function hearsMeGraceFor(intervalMs: number): number {
+  return 2.5 * intervalMs;
 }
 
 export class InvalidMembershipConfigError extends BarelbError {
@@ -59,6 +71,13 @@ interface Incarnation {
 /** Replaced incarnations kept per peer (a few bytes each): enough for any restart sequence short of an attack. */
 const RETIRED_KEPT = 8;
 
+/** A peer on one interface: when last heard, what that heartbeat said, since when it has been heard there. */
+interface Heard {
+  atMs: number;
+  readonly hears: ReadonlySet<number>;
+  readonly sinceMs: number;
+}
+
 interface Peer {
   readonly node: string;
   incarnation: number;
@@ -67,7 +86,7 @@ interface Peer {
   /** Incarnations this one replaced, oldest first: their frames count only where they go on past what was heard. */
   retired: readonly Incarnation[];
   /** Interface -> when last heard there, and what that heartbeat said. */
-  readonly heard: Map<string, { atMs: number; hears: ReadonlySet<number> }>;
+  readonly heard: Map<string, Heard>;
   leaving: boolean;
   apiReachable: boolean;
   rejoining: boolean;
@@ -135,9 +154,9 @@ export class Membership {
 
     const before = p.heard.get(ifname);
     const wasLive = before !== undefined && nowMs - before.atMs < this.config.failureTimeoutMs && !p.leaving;
-    const hears = new Set(hb.hears);
-    if (!wasLive || hb.flags.leaving !== p.leaving || before.hears.has(this.selfId) !== hears.has(this.selfId)) this.changes++;
-    p.heard.set(ifname, { atMs: nowMs, hears });
+    const now: Heard = { atMs: nowMs, hears: new Set(hb.hears), sinceMs: wasLive ? before.sinceMs : nowMs };
+    if (!wasLive || hb.flags.leaving !== p.leaving || this.hearsMe(before, before.atMs) !== this.hearsMe(now, nowMs)) this.changes++;
+    p.heard.set(ifname, now);
     p.leaving = hb.flags.leaving;
     const unfit = hb.flags.unfit === true;
     if (p.apiReachable !== hb.flags.apiReachable || p.rejoining !== hb.flags.rejoining || p.unfit !== unfit) {
@@ -182,7 +201,7 @@ export class Membership {
     for (const p of this.peers.values()) {
       const h = this.liveOn(p, ifname, nowMs);
       if (!h || p.unfit) continue;
-      out.push({ node: p.node, claims: p.claims, claimsKnown: p.claimsDigest === p.latestDigest, hearsMe: h.hears.has(this.selfId), apiReachable: p.apiReachable, rejoining: p.rejoining });
+      out.push({ node: p.node, claims: p.claims, claimsKnown: p.claimsDigest === p.latestDigest, hearsMe: this.hearsMe(h, nowMs), apiReachable: p.apiReachable, rejoining: p.rejoining });
     }
     return out;
   }
@@ -193,7 +212,12 @@ export class Membership {
   }
 
   /** What `p` last said on `ifname`, while it is live there (heard within the failure timeout, not leaving). */
-  private liveOn(p: Peer, ifname: string, nowMs: number): { atMs: number; hears: ReadonlySet<number> } | undefined {
+  /** Its heartbeat lists this node, or it has been heard for too short a time to have heard ours. */
+  private hearsMe(h: Heard, nowMs: number): boolean {
+    return h.hears.has(this.selfId) || nowMs - h.sinceMs < (this.config.hearsMeGraceMs ?? 0);
+  }
+
+  private liveOn(p: Peer, ifname: string, nowMs: number): Heard | undefined {
     const h = p.heard.get(ifname);
     return h && !p.leaving && nowMs - h.atMs < this.config.failureTimeoutMs ? h : undefined;
   }

@@ -1,6 +1,6 @@
 import { CoordinationV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { ConfigFormat } from '../config/convert/config-format.js';
-import { Membership } from '../election/membership.js';
+import { Membership, hearsMeGraceFor } from '../election/membership.js';
 import { sleep } from '../k8s/backoff.js';
 import { EventRecorder } from '../k8s/event-recorder.js';
 import { HeartbeatKeyWatch } from '../k8s/heartbeat-key-watch.js';
@@ -142,7 +142,7 @@ export class Speaker {
     signal.removeEventListener('abort', stopListing);
     if (signal.aborted || !firstKeys) return stop(false);
     const { intervalMs, failureTimeoutMs } = opts.heartbeat;
-    const membership = new Membership(opts.node, { failureTimeoutMs, pauseThresholdMs: failureTimeoutMs - intervalMs });
+    const membership = new Membership(opts.node, { failureTimeoutMs, pauseThresholdMs: failureTimeoutMs - intervalMs, hearsMeGraceMs: hearsMeGraceFor(intervalMs) });
     const host = new HostNetwork();
     const refusals = new RefusalReporter(opts.node, log, events, metrics);
     const loop = (late.loop = new SpeakerLoop({ ...opts, l2, watches, config, membership, announcer, host, refusals, leaseWriter, nodeport, events }));

@@ -358,3 +358,28 @@ t.test('property: after any sequence of faults, once they end, one announcer per
   );
   t.pass(`${RUNS} random fault sequences settled`);
 });
+
+t.test('property: a healed partition settles without an instant where an IP has no announcer', async (t) => {
+  await fc.assert(
+    fc.property(fc.integer({ min: 2, max: 5 }), fc.nat(), fc.integer({ min: 500, max: 3000 }), fc.integer({ min: 0, max: 99 }), (size, cut, lastsMs, phase) => {
+      const names = ['n0', 'n1', 'n2', 'n3', 'n4'].slice(0, size);
+      const sim = new ClusterSim(names, IPS);
+      sim.run(1000 + phase);
+      const sideA = names.slice(0, 1 + (cut % (size - 1)));
+      const sideB = names.filter((n) => !sideA.includes(n));
+      for (const a of sideA) for (const b of sideB) sim.lost.add(`${a}>${b}`).add(`${b}>${a}`);
+      sim.run(lastsMs);
+      sim.lost.clear();
+      for (let ms = 0; ms < 3000; ms++) {
+        sim.run(1);
+        const dark = IPS.filter((ip) => sim.announcers(ip).length === 0);
+        if (dark.length) throw new Error(`${dark.join(', ')} had no announcer ${ms + 1} ms after the heal (sides ${sideA} | ${sideB})`);
+      }
+      const bad = settled(sim);
+      if (bad.length) throw new Error(`not settled: ${bad.join('; ')}`);
+      return true;
+    }),
+    { numRuns: Math.max(20, Math.floor(RUNS / 3)) },
+  );
+  t.pass('healed partitions kept an announcer for every IP throughout');
+});

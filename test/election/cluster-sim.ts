@@ -7,7 +7,7 @@
  */
 import { HeartbeatKey, decodeHeartbeat, encodeHeartbeat } from '../../src/election/heartbeat-frame.js';
 import { chooseHolder, handoverWait, seesFree } from '../../src/election/holder-choice.js';
-import { Membership } from '../../src/election/membership.js';
+import { Membership, hearsMeGraceFor } from '../../src/election/membership.js';
 import { REJOIN_CLAIMS_WAIT_MS, mayResume } from '../../src/election/rejoin.js';
 import { MacAddress } from '../../src/net/arp-frame.js';
 import { weight } from '../../src/speaker/rendezvous.js';
@@ -97,7 +97,7 @@ export class ClusterSim {
       incarnation,
       sender: new HeartbeatSender({ node: name, incarnation, stallAfterMs: pause }),
       heard: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
-      view: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause }),
+      view: new Membership(name, { failureTimeoutMs, pauseThresholdMs: pause, hearsMeGraceMs: hearsMeGraceFor(intervalMs) }),
       announced: new Set(),
       rejoinUntilMs: -Infinity,
       suspended: false,

@@ -168,3 +168,24 @@ t.test('our own pause does not count against peers', async (t) => {
   t.notOk(n.tick(399));
   t.ok(n.tick(420), 'expires on time when we were not paused');
 });
+
+t.test('hearsMe: a peer just heard counts as hearing us for the grace, then its heartbeats say', async (t) => {
+  const m = new Membership('me', { ...CONFIG, hearsMeGraceMs: 250 });
+  const hearsMe = (now: number): boolean | undefined => m.livePeers('eth0', now)[0]?.hearsMe;
+  m.onHeartbeat('eth0', hb('p', 1), 1000);
+  t.equal(hearsMe(1000), true, 'first heard: its heartbeat was sent before it could hear ours');
+  m.onHeartbeat('eth0', hb('p', 2), 1100);
+  t.equal(hearsMe(1249), true, 'within the grace');
+  const v = m.version;
+  m.onHeartbeat('eth0', hb('p', 3), 1300);
+  t.equal(hearsMe(1300), false, 'after it, a peer that does not list us does not hear us (one-way loss)');
+  t.ok(m.version > v, 'and the version moves, so the speaker decides again');
+  m.onHeartbeat('eth0', hb('p', 4, { hears: [nodeId('me')] }), 1400);
+  t.equal(hearsMe(1400), true, 'listed: hears us');
+  m.tick(2000);
+  m.onHeartbeat('eth0', hb('p', 5), 2100);
+  t.equal(hearsMe(2100), true, 'silent past the failure timeout, then heard again: a new grace');
+  const none = new Membership('me', CONFIG);
+  none.onHeartbeat('eth0', hb('p', 1), 1000);
+  t.equal(none.livePeers('eth0', 1000)[0]?.hearsMe, false, 'no grace configured: its heartbeats alone say');
+});

@@ -167,6 +167,29 @@ export class ClusterSim {
     if (!this.ips.includes(ip)) this.ips.push(ip);
   }
 
+  /** Views of eligibility that lag the truth: `viewer` sees `node` as `eligible` until `untilMs`. */
+  private readonly staleViews: { viewer: string; node: string; eligible: boolean; untilMs: number }[] = [];
+
+  /**
+   * `node`'s eligibility (an endpoint, a label) changes to `eligible`, and `lateViewer` sees it only `lateMs`
+   * later, as an informer event that reaches one speaker late.
+   */
+  setEligible(node: string, eligible: boolean, lateViewer?: string, lateMs = 0): void {
+    const n = this.node(node);
+    if (lateViewer !== undefined && n.eligible !== eligible) this.staleViews.push({ viewer: lateViewer, node, eligible: n.eligible, untilMs: this.nowMs + lateMs });
+    n.eligible = eligible;
+  }
+
+  /** Whether `viewer` counts `node` eligible now (the shared fact, unless its view still lags). */
+  private eligibleSeenBy(viewer: string, node: string): boolean {
+    for (let i = this.staleViews.length - 1; i >= 0; i--) {
+      const v = this.staleViews[i] as (typeof this.staleViews)[number];
+      if (v.untilMs <= this.nowMs) this.staleViews.splice(i, 1);
+      else if (v.viewer === viewer && v.node === node) return v.eligible;
+    }
+    return this.nodes.get(node)?.eligible !== false;
+  }
+
   /** `ips` are out of this node's reach for reasons only it knows; its peers still count it a contender. */
   setCannotTake(name: string, ips: readonly string[]): void {
     this.node(name).cannotTake = new Set(ips);
@@ -249,14 +272,14 @@ export class ClusterSim {
   /** The speaker's decision round (Speaker.decideAll), for one interface where every node is eligible unless told. */
   private decide(n: SimNode): void {
     n.view.tick(this.nowMs);
-    const peers = n.view.livePeers(IFACE, this.nowMs).filter((p) => this.nodes.get(p.node)?.eligible !== false);
+    const peers = n.view.livePeers(IFACE, this.nowMs).filter((p) => this.eligibleSeenBy(n.name, p.node));
     const listenFor = this.timers.failureTimeoutMs + this.timers.intervalMs;
     const handoverAfterMs = handoverWait(this.timers.failureTimeoutMs);
     for (const ip of this.ips) {
       const freeSince = n.freeSinceMs.get(ip) ?? this.nowMs;
       const v = chooseHolder({
         self: n.name,
-        selfEligible: n.eligible && n.linkUp && !n.unfit && !n.cannotTake.has(ip),
+        selfEligible: this.eligibleSeenBy(n.name, n.name) && n.linkUp && !n.unfit && !n.cannotTake.has(ip),
         selfAnnounces: n.announced.has(ip),
         mayTakeNew: this.nowMs - n.listeningSinceMs >= listenFor,
         contenders: peers.map((p) => ({ node: p.node, announces: p.claims.has(ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown })),

@@ -17,7 +17,7 @@ export interface Teardown {
   teardown(fn: () => unknown): void;
 }
 import { childEnv, eventually, runKubectl, serviceAccountKubeconfig } from './support.js';
-import { isLive, readSpeakerLease } from '../src/election/speaker-lease.js';
+import { isLive, readSpeakerLease, type SpeakerLeaseView } from '../src/election/speaker-lease.js';
 import { SPEAKER_LEASE_NAMESPACE } from '../src/names.js';
 
 const run = promisify(execFile);
@@ -352,6 +352,27 @@ export async function settledHolder(ip: string, timeoutMs = 15_000): Promise<str
   return eventually(`one node to answer for ${ip}`, timeoutMs, () => arpHolder(ip));
 }
 
+/**
+ * The usual start of an e2e file: barelb's namespaces and `namespace`, the ConfigMap with `pool`, the
+ * controller, a backend on port 8080 of every node (with kube-proxy serving), and unless `speakers` is
+ * false a speaker on every node with exactly the RBAC of manifests/speaker-rbac.yaml, each ready. Everything
+ * started ends with `t`.
+ */
+export async function startLab(t: Teardown, o: { namespace: string; pool: string; speakers?: boolean }): Promise<Map<string, Proc>> {
+  await createBarelbNamespaces();
+  await kubectl(['create', 'namespace', o.namespace]);
+  await applyBarelbConfig(o.pool);
+  startController(t);
+  const saConfig = await speakerKubeconfig();
+  for (const n of lab.nodes) startBackend(t, n, 8080, `backend-${n}`);
+  await kubeProxiesCurrent(o.namespace, 8080);
+  const speakers = new Map<string, Proc>();
+  if (o.speakers === false) return speakers;
+  for (const n of lab.nodes) speakers.set(n, startSpeaker(t, n, [], saConfig));
+  for (const n of lab.nodes) await speakerReady(n);
+  return speakers;
+}
+
 /** Milliseconds from the action until a request through `ip` succeeds with the client's neighbour entry off `oldMac`. */
 export async function timeUntilServedElsewhere(ip: string, oldMac: string, action: () => Promise<void>): Promise<number> {
   const start = Date.now();
@@ -375,17 +396,19 @@ export async function clientNeighbourMac(ip: string): Promise<string | undefined
  */
 export async function announcerOf(ip: string): Promise<string | undefined> {
   try {
-    const out = await kubectl(['get', 'leases', '-n', SPEAKER_LEASE_NAMESPACE, '-o', 'json']);
-    const items = (JSON.parse(out) as { items: Parameters<typeof readSpeakerLease>[0][] }).items;
     const now = Date.now();
-    const nodes = items.flatMap((l) => {
-      const v = readSpeakerLease(l);
-      return v && isLive(v, now) && v.announces.includes(ip) ? [v.node] : [];
-    });
+    const nodes = (await speakerLeases()).flatMap((v) => (isLive(v, now) && v.announces.includes(ip) ? [v.node] : []));
     return nodes.length === 1 ? nodes[0] : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** Every speaker Lease in the lab, read back. */
+export async function speakerLeases(): Promise<SpeakerLeaseView[]> {
+  const out = await kubectl(['get', 'leases', '-n', SPEAKER_LEASE_NAMESPACE, '-o', 'json']);
+  const items = (JSON.parse(out) as { items: Parameters<typeof readSpeakerLease>[0][] }).items;
+  return items.flatMap((l) => readSpeakerLease(l) ?? []);
 }
 
 /** The sum of a metric's samples on a node whose labels include `labels` (e.g. 'reason="replay"'; '' for all). */

@@ -35,6 +35,9 @@ ${LEASE_NAMESPACE_HELP}
   --lease-renew-interval D
                          how often this node's speaker Lease is renewed when nothing
                          changes (default: 10s)
+  --settle-time D        after starting, take free IPs only once the speakers of every
+                         eligible Node are heard, or this long has passed, so a fresh
+                         install divides the existing IPs (default: 10s; 0s turns it off)
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7473; "" turns it off)
 ${LOG_FLAGS_HELP}
   -h, --help             show this help
@@ -60,6 +63,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
       'heartbeat-interval': { type: 'string', default: '100ms' },
       'failure-timeout': { type: 'string', default: '400ms' },
       'lease-renew-interval': { type: 'string', default: '10s' },
+      'settle-time': { type: 'string', default: '10s' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7473' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -86,6 +90,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   }
   const leaseRenewIntervalMs = parseDuration('lease-renew-interval', values['lease-renew-interval']);
   if (leaseRenewIntervalMs < 1000) throw new InvalidFlagError('lease-renew-interval', values['lease-renew-interval'], 'at least 1s (Leases count whole seconds)');
+  const settleMs = parseDuration('settle-time', values['settle-time']);
   const node = values.node ?? process.env['NODE_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'speaker', node });
   // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.
@@ -111,6 +116,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
     forwardMark,
     heartbeat,
     leaseRenewIntervalMs,
+    settleMs,
     log,
     metrics,
   });

@@ -18,6 +18,8 @@ export const SPEAKER_LEASE_ANNOTATION = {
   incarnation: 'barelb.io/incarnation',
   /** The subnets (network/prefix) of the interfaces the node speaks on, space-separated, sorted: which LAN segments it shares. */
   segments: 'barelb.io/segments',
+  /** Fingerprints of the heartbeat keys the node accepts, the one it signs with first (never the keys). */
+  keys: 'barelb.io/keys',
 } as const;
 
 /** The Lease name of `node`'s speaker. Node names are DNS subdomains, so the result is a valid name for up to 238 characters. */
@@ -32,14 +34,24 @@ export interface SpeakerLeaseView {
   readonly hears: readonly string[];
   /** The subnets of the interfaces it speaks on (network/prefix); empty from a speaker that does not say. */
   readonly segments: readonly string[];
+  /** Fingerprints of the heartbeat keys it accepts, its signing key first; undefined from a speaker that does not say. */
+  readonly keys: readonly string[] | undefined;
   /** When it was last renewed (ms since the epoch); undefined if the Lease does not say. */
   readonly renewMs: number | undefined;
   readonly durationSeconds: number;
 }
 
 /** The annotations a speaker writes for what it announces and hears. */
-export function speakerLeaseAnnotations(announces: Iterable<string>, hears: Iterable<string>, incarnation: number, segments: Iterable<string> = []): Record<string, string> {
+export function speakerLeaseAnnotations(
+  announces: Iterable<string>,
+  hears: Iterable<string>,
+  incarnation: number,
+  segments: Iterable<string> = [],
+  keys: readonly string[] = [],
+): Record<string, string> {
   return {
+    // In order: the signing key first.
+    [SPEAKER_LEASE_ANNOTATION.keys]: [...new Set(keys)].join(' '),
     [SPEAKER_LEASE_ANNOTATION.announces]: [...new Set(announces)].sort().join(' '),
     [SPEAKER_LEASE_ANNOTATION.hears]: [...new Set(hears)].sort().join(' '),
     [SPEAKER_LEASE_ANNOTATION.incarnation]: String(incarnation),
@@ -66,6 +78,7 @@ export function readSpeakerLease(lease: {
     announces: words(ann[SPEAKER_LEASE_ANNOTATION.announces]).flatMap((w) => canonicalIp(w) ?? []),
     hears: words(ann[SPEAKER_LEASE_ANNOTATION.hears]),
     segments: words(ann[SPEAKER_LEASE_ANNOTATION.segments]),
+    keys: ann[SPEAKER_LEASE_ANNOTATION.keys] === undefined ? undefined : words(ann[SPEAKER_LEASE_ANNOTATION.keys]),
     renewMs,
     durationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
   };

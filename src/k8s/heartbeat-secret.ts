@@ -6,8 +6,8 @@ import { withDeadline } from './deadline.js';
 /*
  * The key that authenticates the speakers' heartbeats lives in one Secret in barelb's namespace. The
  * controller creates it with a random key when it is missing; speakers only read it. Rotation: put the
- * new key under `key` and the old one under `previous-key`; once every speaker has read it (within
- * HEARTBEAT_KEY_REFRESH_MS), drop `previous-key`.
+ * new key under `key` and the old one under `previous-key` (README: one command); each speaker signs
+ * with the new key once every live speaker holds it (election/signing-key-choice.ts).
  */
 
 export const HEARTBEAT_SECRET_NAME = 'barelb-heartbeat-key';

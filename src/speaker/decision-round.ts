@@ -65,6 +65,8 @@ export interface RoundInput {
   readonly unfit: boolean;
   /** Back from a stall: it keeps only what no other node announces. */
   readonly rejoining: boolean;
+  /** Just started, still waiting to hear the other speakers (awaitedSpeakers): takes no free address yet. */
+  readonly settling?: boolean;
   /** nodeport mode: addresses whose rewrite is in place. */
   readonly forwarded: ReadonlySet<string>;
 }
@@ -107,7 +109,7 @@ export function decideRound(input: RoundInput): RoundResult {
       const since = iface.listeningSince ?? input.now;
       const listened = input.now - since >= input.listenForMs;
       if (!listened) decideAgainAtMs = Math.min(decideAgainAtMs, since + input.listenForMs);
-      mayTakeNew = listened && iface.fallback !== 'cut-off';
+      mayTakeNew = listened && iface.fallback !== 'cut-off' && input.settling !== true;
       contenders = iface.peers
         .filter((p) => eligible.has(p.node))
         .map((p) => ({ node: p.node, announces: p.claims.has(ip.ip), hearsMe: p.hearsMe, rejoining: p.rejoining, claimsKnown: p.claimsKnown }));

@@ -37,6 +37,7 @@ export class SpeakerLeaseWriter {
   private announces: readonly string[] = [];
   private hears: readonly string[] = [];
   private segments: readonly string[] = [];
+  private keys: readonly string[] = [];
   private lastWriteMs = -Infinity;
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -51,13 +52,14 @@ export class SpeakerLeaseWriter {
   }
 
   /** What to publish; written within minGapMs when it differs from what was written. */
-  update(announces: readonly string[], hears: readonly string[], segments: readonly string[] = []): void {
-    const key = JSON.stringify([[...announces].sort(), [...hears].sort(), [...segments].sort()]);
+  update(announces: readonly string[], hears: readonly string[], segments: readonly string[] = [], keys: readonly string[] = []): void {
+    const key = JSON.stringify([[...announces].sort(), [...hears].sort(), [...segments].sort(), keys]);
     if (key === this.wanted) return;
     this.wanted = key;
     this.announces = announces;
     this.hears = hears;
     this.segments = segments;
+    this.keys = keys;
     if (!this.writing) this.schedule(Math.max(0, this.lastWriteMs + this.opts.minGapMs - performance.now()));
   }
 
@@ -109,7 +111,7 @@ export class SpeakerLeaseWriter {
       name: this.name,
       namespace,
       labels: { 'app.kubernetes.io/name': 'barelb', 'app.kubernetes.io/component': 'speaker' },
-      annotations: speakerLeaseAnnotations(this.announces, this.hears, this.opts.incarnation, this.segments),
+      annotations: speakerLeaseAnnotations(this.announces, this.hears, this.opts.incarnation, this.segments, this.keys),
     };
     const spec = { holderIdentity: node, leaseDurationSeconds: seconds, renewTime: now };
     if (!this.last) {

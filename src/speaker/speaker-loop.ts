@@ -2,6 +2,7 @@ import type { Heartbeat } from '../election/heartbeat-frame.js';
 import { handoverWait } from '../election/holder-choice.js';
 import { mayResume, resumeCheckAtMs } from '../election/rejoin.js';
 import { lanView } from '../election/lan-view.js';
+import { awaitedSpeakers } from './startup-settle.js';
 import { SpeakerLeaseLiveness } from '../election/lease-liveness.js';
 import type { Membership } from '../election/membership.js';
 import type { EventRecorder } from '../k8s/event-recorder.js';
@@ -24,6 +25,7 @@ import { nodePortRules, type NodePortSync } from './nodeport-sync.js';
 import type { RefusalReporter } from './refusal-reporter.js';
 import { weight } from './rendezvous.js';
 import type { SpeakerConfig } from './speaker-config.js';
+import type { SigningKeys } from './signing-keys.js';
 import type { SpeakerLeaseWriter } from './speaker-lease-writer.js';
 import { wantedAddresses, type AddressUser } from './wanted-addresses.js';
 
@@ -34,6 +36,8 @@ export interface SpeakerLoopParts {
   readonly interfaces: readonly string[];
   readonly lbClass: string;
   readonly heartbeat: { readonly intervalMs: number; readonly failureTimeoutMs: number };
+  /** After starting, free addresses wait this long at most for the other speakers to be heard (awaitedSpeakers). */
+  readonly settleMs: number;
   readonly l2: ArpThread;
   readonly watches: SpeakerWatches;
   readonly config: SpeakerConfig;
@@ -42,6 +46,8 @@ export interface SpeakerLoopParts {
   readonly host: HostNetwork;
   readonly refusals: RefusalReporter;
   readonly leaseWriter: SpeakerLeaseWriter;
+  /** The heartbeat keys: told what the live speakers hold, it switches the signing key when all do. */
+  readonly keys: SigningKeys;
   /** nodeport mode only. */
   readonly nodeport: NodePortSync | undefined;
   readonly events: EventRecorder;
@@ -93,6 +99,10 @@ export class SpeakerLoop {
   private readonly apiHandoverAfterMs: (rank: number) => number;
   /** The speakers' Leases, judged live by this process's clock: the fallback judge (lanView). */
   private readonly leases = new SpeakerLeaseLiveness();
+  /** When this loop first decided; undefined: not yet. Free addresses wait for the other speakers from then. */
+  private startedAtMs: number | undefined;
+  /** Every awaited speaker was heard, or the settle time passed: stays so. */
+  private settled = false;
   /** Interfaces where this node hears nobody while Leases are live, and how it decides there. */
   private readonly fallbacks = new Map<string, 'deaf' | 'cut-off'>();
 
@@ -202,6 +212,7 @@ export class SpeakerLoop {
     const ips: RoundIp[] = [];
     const interfaces = new Map<string, RoundInterface>();
     const liveLeases = this.leases.live(now);
+    this.p.keys.peersChanged(liveLeases.filter((l) => l.node !== this.p.node).map((l) => ({ node: l.node, keys: l.keys })));
     for (const t of this.tracked.values()) {
       const users = this.wanted.get(t.ip) ?? [];
       const iface = users.length === 0 ? undefined : t.iface.get(this.interfacesGeneration, () => chooseInterface(t.ip, this.p.host.interfaces, allowed));
@@ -219,6 +230,7 @@ export class SpeakerLoop {
       }
       ips.push({ ip: t.ip, family: t.family, users, ifname: iface?.name, announced: announcer.isAnnounced(t.ip), freeSinceMs: t.freeSinceMs, weightOf: (node) => weightOf(t, node) });
     }
+    const settling = this.settling(now);
     const round = decideRound({
       self: this.p.node,
       now,
@@ -233,12 +245,14 @@ export class SpeakerLoop {
       refused: this.p.refusals,
       unfit: nodeport?.unfit ?? false,
       rejoining,
+      settling,
       forwarded: nodeport?.rewritten ?? new Set(),
     });
     for (const t of this.tracked.values()) t.freeSinceMs = round.free.has(t.ip) ? (t.freeSinceMs ?? now) : undefined;
     const resumes = rejoining && mayResume(now, this.rejoinUntilMs, [...interfaces.values()].flatMap((i) => i.peers));
     // A peer's claim set completing moves the membership version, which decides again; the times bound the wait.
     this.decideAgainAtMs = rejoining && !resumes ? Math.min(resumeCheckAtMs(now, this.rejoinUntilMs), round.decideAgainAtMs) : round.decideAgainAtMs;
+    if (settling) this.decideAgainAtMs = Math.min(this.decideAgainAtMs, (this.startedAtMs ?? now) + this.p.settleMs);
     // Where the API judges, a Lease running out (its speaker died) frees what it announced.
     if ([...interfaces.values()].some((i) => i.fallback)) this.decideAgainAtMs = Math.min(this.decideAgainAtMs, this.leases.nextExpiryMs(now));
     this.reportFallbacks(interfaces, liveLeases.length);
@@ -303,7 +317,21 @@ export class SpeakerLoop {
       for (const peer of peers) hears.add(peer.node);
     }
     const segments = [...interfaces.keys()].flatMap((ifname) => interfaceSegments(this.p.host.interfaces[ifname] ?? []));
-    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears], segments);
+    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears], segments, this.p.keys.published());
+  }
+
+  /** True while free addresses wait for the other speakers (awaitedSpeakers); says once when it ends. */
+  private settling(now: number): boolean {
+    if (this.settled) return false;
+    this.startedAtMs ??= now;
+    const heard = new Set(this.p.membership.liveNodes(now));
+    const awaited = awaitedSpeakers({ nowMs: now, startedAtMs: this.startedAtMs, settleMs: this.p.settleMs, self: this.p.node, nodes: this.nodeFacts, announce: this.p.config.announce, heard });
+    if (awaited.length > 0) return true;
+    this.settled = true;
+    const waitedMs = Math.round(now - this.startedAtMs);
+    if (now >= this.startedAtMs + this.p.settleMs && this.p.settleMs > 0) this.p.log.info({ waitedMs, heard: [...heard] }, 'settle time over: taking free addresses without the speakers not heard yet');
+    else this.p.log.info({ waitedMs }, 'heard the speakers of every eligible node: taking free addresses by rank');
+    return false;
   }
 
   /** Says when an interface goes deaf or cut off, and when it hears again: log, metric, an Event on the Node. */

@@ -16,6 +16,7 @@ import { NodePortSync } from './nodeport-sync.js';
 import { RefusalReporter } from './refusal-reporter.js';
 import { SpeakerConfig } from './speaker-config.js';
 import { SpeakerLeaseWriter } from './speaker-lease-writer.js';
+import { SigningKeys } from './signing-keys.js';
 import { SpeakerLoop } from './speaker-loop.js';
 
 /** The LAN election's timers. */
@@ -45,6 +46,8 @@ export interface SpeakerOptions {
   /** nodeport mode: the packet mark bit (default FORWARD_MARK). */
   readonly forwardMark?: number;
   readonly heartbeat: HeartbeatTimers;
+  /** After starting, free addresses wait this long at most for the other eligible Nodes' speakers to be heard (default 10 s; 0: not at all). */
+  readonly settleMs?: number;
   /** How often the speaker Lease is renewed when nothing changes. */
   readonly leaseRenewIntervalMs: number;
   readonly log: Logger;
@@ -52,6 +55,8 @@ export interface SpeakerOptions {
 }
 
 const TICK_MS = 25;
+/** --settle-time's default: DaemonSet pods start seconds apart. */
+export const DEFAULT_SETTLE_MS = 10_000;
 /** Changes to what this node announces reach its Lease at most this often. */
 const LEASE_MIN_GAP_MS = 1000;
 const API_DEADLINE_MS = 5000;
@@ -145,10 +150,10 @@ export class Speaker {
     const membership = new Membership(opts.node, { failureTimeoutMs, pauseThresholdMs: failureTimeoutMs - intervalMs, hearsMeGraceMs: hearsMeGraceFor(intervalMs) });
     const host = new HostNetwork();
     const refusals = new RefusalReporter(opts.node, log, events, metrics);
-    const loop = (late.loop = new SpeakerLoop({ ...opts, l2, watches, config, membership, announcer, host, refusals, leaseWriter, nodeport, events }));
-    const startHeartbeats = (k: readonly string[]): void => l2.heartbeat({ node: opts.node, incarnation, ...opts.heartbeat, keys: k });
-    startHeartbeats(firstKeys);
-    keys.follow(startHeartbeats);
+    const signingKeys = new SigningKeys((k) => l2.heartbeat({ node: opts.node, incarnation, ...opts.heartbeat, keys: k }), log.child({ part: 'keys' }));
+    signingKeys.secretChanged(firstKeys);
+    keys.follow((k) => signingKeys.secretChanged(k));
+    const loop = (late.loop = new SpeakerLoop({ ...opts, settleMs: opts.settleMs ?? DEFAULT_SETTLE_MS, l2, watches, config, membership, announcer, host, refusals, leaseWriter, nodeport, events, keys: signingKeys }));
     leaseWriter.start();
     this.ready = true;
     log.info({ services: watches.services.list().length, ...opts.heartbeat }, 'speaker synced; listening for peers before taking any address');

@@ -2,10 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
 import {
-  createBarelbNamespaces,
   deleteNamespace,
-  apply, applyBarelbConfig, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, kubeProxiesCurrent, lab, metricOfLabel, serviceYaml, settledHolder, speakerKubeconfig, speakerReady,
-  startBackend, startController, startSpeaker,
+  apply, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, lab, metricOfLabel, serviceYaml, settledHolder, startLab,
 } from '../../testkit/lab.js';
 
 // A switch that drops heartbeats (issue 16, item 2): EtherType 0x88B5 dropped on the lab bridge, as some
@@ -44,16 +42,8 @@ async function notSingle(ips: readonly string[]): Promise<string[]> {
 }
 
 t.before(async () => {
-  await createBarelbNamespaces();
-  await kubectl(['create', 'namespace', NS]);
-  await applyBarelbConfig(POOL);
-  startController(t);
   // The speakers read each other's Leases with exactly the permissions manifests/speaker-rbac.yaml grants.
-  const saConfig = await speakerKubeconfig();
-  for (const n of lab.nodes) startBackend(t, n, 8080, `backend-${n}`);
-  await kubeProxiesCurrent(NS, 8080);
-  for (const n of lab.nodes) startSpeaker(t, n, [], saConfig);
-  for (const n of lab.nodes) await speakerReady(n);
+  await startLab(t, { namespace: NS, pool: POOL });
 });
 
 t.teardown(async () => {

@@ -5,7 +5,7 @@ import type { SpeakerLeaseView } from '../../src/election/speaker-lease.js';
 
 const LAN = '198.51.100.0/24';
 const lease = (node: string, hears: string[], announces: string[] = [], segments = [LAN]): SpeakerLeaseView => ({
-  node, announces, hears, segments, renewMs: undefined, durationSeconds: 30,
+  node, announces, hears, segments, keys: undefined, renewMs: undefined, durationSeconds: 30,
 });
 const heardPeer: LivePeer = { node: 'b', claims: new Set(), claimsKnown: true, hearsMe: true, apiReachable: true, rejoining: false };
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { SpeakerLeaseLiveness, type ObservedLease } from '../../src/election/lease-liveness.js';
 
 const lease = (node: string, version: string, durationSeconds = 30): ObservedLease => ({
-  view: { node, announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds },
+  view: { node, announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds },
   version,
 });
 const names = (l: SpeakerLeaseLiveness, now: number): string[] => l.live(now).map((v) => v.node).sort();
@@ -24,7 +24,7 @@ t.test('a Lease counts once it is seen written, and until its duration passes un
 t.test('its renewTime is never compared with this clock: a Lease from a clock far behind or ahead counts alike', async (t) => {
   const l = new SpeakerLeaseLiveness();
   l.observe([], 0);
-  const view = (renewMs: number): ObservedLease => ({ view: { node: 'a', announces: [], hears: [], segments: [], renewMs, durationSeconds: 30 }, version: String(renewMs) });
+  const view = (renewMs: number): ObservedLease => ({ view: { node: 'a', announces: [], hears: [], segments: [], keys: undefined, renewMs, durationSeconds: 30 }, version: String(renewMs) });
   l.observe([view(1)], 1_000);
   t.same(names(l, 1_000), ['a'], 'renewTime 1970');
   l.observe([view(9e15)], 2_000);

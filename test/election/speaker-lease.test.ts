@@ -23,20 +23,20 @@ t.test('speakerLeaseName', async (t) => {
 
 t.test('speakerLeaseAnnotations: sorted, deduplicated, space separated', async (t) => {
   const rows: [what: string, announces: string[], hears: string[], incarnation: number, want: Record<string, string>][] = [
-    ['nothing', [], [], 0, { [A.announces]: '', [A.hears]: '', [A.incarnation]: '0', [A.segments]: '' }],
+    ['nothing', [], [], 0, { [A.announces]: '', [A.hears]: '', [A.incarnation]: '0', [A.segments]: '', [A.keys]: '' }],
     [
       'one of each',
       ['192.0.2.10'],
       ['worker-2'],
       1700000000000,
-      { [A.announces]: '192.0.2.10', [A.hears]: 'worker-2', [A.incarnation]: '1700000000000', [A.segments]: '' },
+      { [A.announces]: '192.0.2.10', [A.hears]: 'worker-2', [A.incarnation]: '1700000000000', [A.segments]: '', [A.keys]: '' },
     ],
     [
       'unsorted with duplicates',
       ['192.0.2.20', '2001:db8::1', '192.0.2.10', '192.0.2.20'],
       ['worker-3', 'worker-1', 'worker-3', 'worker-2'],
       42,
-      { [A.announces]: '192.0.2.10 192.0.2.20 2001:db8::1', [A.hears]: 'worker-1 worker-2 worker-3', [A.incarnation]: '42', [A.segments]: '' },
+      { [A.announces]: '192.0.2.10 192.0.2.20 2001:db8::1', [A.hears]: 'worker-1 worker-2 worker-3', [A.incarnation]: '42', [A.segments]: '', [A.keys]: '' },
     ],
   ];
   for (const [what, announces, hears, incarnation, want] of rows) {
@@ -52,13 +52,14 @@ t.test('speakerLeaseAnnotations: sorted, deduplicated, space separated', async (
     [A.hears]: 'a b',
     [A.incarnation]: '7',
     [A.segments]: '198.51.100.0/24 2001:db8::/64',
+    [A.keys]: '',
   });
 });
 
 t.test('readSpeakerLease reads back what speakerLeaseAnnotations wrote', async (t) => {
   const renewTime = new Date('2024-05-01T12:00:00.000Z');
   const view = readSpeakerLease({
-    metadata: { name: speakerLeaseName('worker-1'), annotations: speakerLeaseAnnotations(['192.0.2.20', '2001:db8::1', '192.0.2.10'], ['worker-2'], 5, ['203.0.113.0/24', '198.51.100.0/24']) },
+    metadata: { name: speakerLeaseName('worker-1'), annotations: speakerLeaseAnnotations(['192.0.2.20', '2001:db8::1', '192.0.2.10'], ['worker-2'], 5, ['203.0.113.0/24', '198.51.100.0/24'], ['aaaaaaaaaaaaaaaa', '0000000000000000']) },
     spec: { holderIdentity: 'worker-1', renewTime, leaseDurationSeconds: 10 },
   });
   t.same(view, {
@@ -66,6 +67,7 @@ t.test('readSpeakerLease reads back what speakerLeaseAnnotations wrote', async (
     announces: ['192.0.2.10', '192.0.2.20', '2001:db8::1'],
     hears: ['worker-2'],
     segments: ['198.51.100.0/24', '203.0.113.0/24'],
+    keys: ['aaaaaaaaaaaaaaaa', '0000000000000000'],
     renewMs: renewTime.getTime(),
     durationSeconds: 10,
   });
@@ -83,54 +85,54 @@ t.test('readSpeakerLease', async (t) => {
     [
       'name only: the node comes from the name, nothing else is said',
       { metadata: { name } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'an empty holderIdentity falls back to the name',
       { metadata: { name }, spec: { holderIdentity: '' } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'holderIdentity wins over the name',
       { metadata: { name }, spec: { holderIdentity: 'worker-1.example.com' } },
-      { node: 'worker-1.example.com', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1.example.com', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'malformed addresses are skipped, the rest canonicalized; extra whitespace ignored',
       { metadata: { name, annotations: { [A.announces]: '  192.0.2.1  not-an-ip\t2001:DB8:0::1 192.0.2.999 10.0.0 \n 198.51.100.7 ', [A.hears]: ' b  a ' } } },
-      { node: 'worker-1', announces: ['192.0.2.1', '2001:db8::1', '198.51.100.7'], hears: ['b', 'a'], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: ['192.0.2.1', '2001:db8::1', '198.51.100.7'], hears: ['b', 'a'], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'renewTime as a Date (a deserialized object)',
       { metadata: { name }, spec: { renewTime: new Date('2024-05-01T12:00:00.250Z'), leaseDurationSeconds: 15 } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: Date.UTC(2024, 4, 1, 12, 0, 0, 250), durationSeconds: 15 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: Date.UTC(2024, 4, 1, 12, 0, 0, 250), durationSeconds: 15 },
     ],
     [
       'renewTime as a string (raw JSON), MicroTime precision',
       { metadata: { name }, spec: { renewTime: '2024-05-01T12:00:00.250000Z', leaseDurationSeconds: 15 } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: Date.UTC(2024, 4, 1, 12, 0, 0, 250), durationSeconds: 15 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: Date.UTC(2024, 4, 1, 12, 0, 0, 250), durationSeconds: 15 },
     ],
     [
       'an unparsable renewTime string',
       { metadata: { name }, spec: { renewTime: 'yesterday-ish' } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'an invalid Date',
       { metadata: { name }, spec: { renewTime: new Date('yesterday-ish') } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
     [
       'renewTime of another type',
       { metadata: { name }, spec: { renewTime: 1714564800000 } },
-      { node: 'worker-1', announces: [], hears: [], segments: [], renewMs: undefined, durationSeconds: 0 },
+      { node: 'worker-1', announces: [], hears: [], segments: [], keys: undefined, renewMs: undefined, durationSeconds: 0 },
     ],
   ];
   for (const [what, lease, want] of rows) t.same(readSpeakerLease(lease), want, what);
 });
 
 t.test('isLive', async (t) => {
-  const view = (renewMs: number | undefined, durationSeconds: number): SpeakerLeaseView => ({ node: 'n', announces: [], hears: [], segments: [], renewMs, durationSeconds });
+  const view = (renewMs: number | undefined, durationSeconds: number): SpeakerLeaseView => ({ node: 'n', announces: [], hears: [], segments: [], keys: undefined, renewMs, durationSeconds });
   const rows: [what: string, v: SpeakerLeaseView, nowMs: number, want: boolean][] = [
     ['just renewed', view(1_000_000, 10), 1_000_000, true],
     ['within the duration', view(1_000_000, 10), 1_009_999, true],

@@ -23,7 +23,7 @@ function cli(args: string[], prefix: string[] = []): Promise<{ code: number; out
 t.test('help lists every flag', async (t) => {
   const { code, out } = await cli(['speaker', '--help']);
   t.equal(code, 0);
-  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-namespace', '--lease-namespace', '--config-map', '--lb-class', '--interface', '--forward', '--forward-mark', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
+  for (const flag of ['--node', '--kubeconfig', '--namespace', '--config-namespace', '--lease-namespace', '--config-map', '--lb-class', '--interface', '--forward', '--forward-mark', '--heartbeat-interval', '--failure-timeout', '--lease-renew-interval', '--settle-time', '--metrics-addr', '--log-level', '--log-format', '--config-format']) {
     t.match(out, flag, `documents ${flag}`);
   }
   t.match(out, /CAP_NET_RAW/, 'says which capabilities it needs');
@@ -36,6 +36,7 @@ t.test('flag errors exit 2 with a clear message', async (t) => {
     [['--heartbeat-interval', '5ms'], /--heartbeat-interval "5ms": expected at least 10ms/],
     [['--heartbeat-interval', 'often'], /--heartbeat-interval "often": expected a duration/],
     [['--lease-renew-interval', '500ms'], /--lease-renew-interval "500ms": expected at least 1s/],
+    [['--settle-time', 'a while'], /--settle-time "a while": expected a duration/],
     [['--config-format', 'calico'], /--config-format "calico"/],
     [['--forward-mark', '0'], /--forward-mark "0": expected a non-zero 32-bit mark/],
     [['--forward-mark', 'red'], /--forward-mark "red": expected a non-zero 32-bit mark/],

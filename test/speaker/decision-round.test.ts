@@ -34,6 +34,8 @@ t.test('one action per tracked address', async (t) => {
     ['refused by the address guard', { refused: new Set(['198.51.100.200']) }, { kind: 'withdraw', ip: '198.51.100.200' }],
     ['unfit: withdraws even what it holds', { unfit: true, ips: [ip({ announced: true })] }, { kind: 'withdraw', ip: '198.51.100.200' }],
     ['still listening: takes nothing', { interfaces: eth0({ listeningSince: 9_800 }) }, { kind: 'withdraw', ip: '198.51.100.200' }],
+    ['just started, other speakers not heard yet: takes nothing free', { settling: true }, { kind: 'withdraw', ip: '198.51.100.200' }],
+    ['just started, but holds it: keeps it', { settling: true, ips: [ip({ announced: true })] }, { kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'keeps' }],
     ['a peer holds it: no preemption', { interfaces: eth0({ peers: [peer('node2', { claims: new Set(['198.51.100.200']) })] }) }, { kind: 'withdraw', ip: '198.51.100.200' }],
     ['holds it: keeps it', { ips: [ip({ announced: true })] }, { kind: 'announce', ip: '198.51.100.200', ifname: 'eth0', why: 'keeps' }],
     ['not best-ranked', { self: 'node3', interfaces: eth0({ peers: [peer('node1'), peer('node2')] }) }, { kind: 'withdraw', ip: '198.51.100.200' }],

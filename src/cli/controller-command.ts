@@ -4,7 +4,7 @@ import type { Controller } from '../controller/controller.js';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, configNamespaceOf, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
-import { InvalidFlagError, parseDuration, parsePositiveInt } from './duration.js';
+import { InvalidFlagError, checkListenAddress, parseDuration, parsePositiveInt } from './duration.js';
 
 export const CONTROLLER_HELP = `Usage: barelb controller [flags]
 
@@ -58,6 +58,7 @@ export async function runController(argv: string[]): Promise<number> {
     throw new InvalidFlagError('renew-deadline', values['renew-deadline'], `less than --lease-duration (${values['lease-duration']})`);
   }
   const workers = parsePositiveInt('workers', values.workers);
+  if (values['metrics-addr']) checkListenAddress('metrics-addr', values['metrics-addr']);
   const identity = values.identity ?? process.env['POD_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'controller', identity });
   // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.

@@ -1,4 +1,5 @@
 import { BarelbError } from '../errors.js';
+import { parseListenAddress } from '../observability/http-server.js';
 
 export class InvalidFlagError extends BarelbError {
   readonly code = 'BARELB_INVALID_FLAG';
@@ -19,4 +20,13 @@ export function parseDuration(flag: string, text: string): number {
 export function parsePositiveInt(flag: string, text: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new InvalidFlagError(flag, text, 'a whole number of at least 1');
   return Number(text);
+}
+
+/** A listen address flag (--metrics-addr): checked with the other flags, a usage error when malformed. */
+export function checkListenAddress(flag: string, text: string): void {
+  try {
+    parseListenAddress(text);
+  } catch {
+    throw new InvalidFlagError(flag, text, 'HOST:PORT, e.g. 0.0.0.0:7473, [::]:7473 or :7473 ("" turns it off)');
+  }
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { CONFIG_FORMAT_HELP, parseConfigFormat } from './config-command.js';
 import { CLUSTER_OPTIONS, LEASE_NAMESPACE_HELP, LEASE_NAMESPACE_OPTION, LOG_FLAGS_HELP, LOG_OPTIONS, clusterFlagsHelp, configNamespaceOf, loggerFrom } from './common-flags.js';
 import { shutdownSignal } from './signals.js';
-import { InvalidFlagError, parseDuration } from './duration.js';
+import { InvalidFlagError, checkListenAddress, parseDuration } from './duration.js';
 
 export const SPEAKER_HELP = `Usage: barelb speaker [flags]
 
@@ -91,6 +91,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
   const leaseRenewIntervalMs = parseDuration('lease-renew-interval', values['lease-renew-interval']);
   if (leaseRenewIntervalMs < 1000) throw new InvalidFlagError('lease-renew-interval', values['lease-renew-interval'], 'at least 1s (Leases count whole seconds)');
   const settleMs = parseDuration('settle-time', values['settle-time']);
+  if (values['metrics-addr']) checkListenAddress('metrics-addr', values['metrics-addr']);
   const node = values.node ?? process.env['NODE_NAME'] ?? os.hostname();
   const log = loggerFrom(values).child({ component: 'speaker', node });
   // Loaded once the flags are good: --help and flag errors answer without the Kubernetes client.

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
+import { BarelbError } from '../errors.js';
 import type { Logger } from './logger.js';
 
 export interface Probes {
@@ -44,9 +45,17 @@ export async function startHttpServer(addr: string, registry: Registry, probes: 
   return server;
 }
 
+/** HOST:PORT, [IPv6]:PORT or :PORT (every address). Throws InvalidListenAddressError. */
 export function parseListenAddress(addr: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new Error(`listen address "${addr}" must look like HOST:PORT, e.g. 0.0.0.0:7472`);
+  if (!m || port > 65535) throw new InvalidListenAddressError(addr);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export class InvalidListenAddressError extends BarelbError {
+  readonly code = 'BARELB_INVALID_LISTEN_ADDRESS';
+  constructor(readonly addr: string) {
+    super(`listen address "${addr}" must look like HOST:PORT, e.g. 0.0.0.0:7472`);
+  }
 }

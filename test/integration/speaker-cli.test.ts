@@ -37,6 +37,8 @@ t.test('flag errors exit 2 with a clear message', async (t) => {
     [['--heartbeat-interval', 'often'], /--heartbeat-interval "often": expected a duration/],
     [['--lease-renew-interval', '500ms'], /--lease-renew-interval "500ms": expected at least 1s/],
     [['--settle-time', 'a while'], /--settle-time "a while": expected a duration/],
+    [['--metrics-addr', 'localhost'], /--metrics-addr "localhost": expected HOST:PORT/],
+    [['--metrics-addr', ':99999'], /--metrics-addr ":99999": expected HOST:PORT/],
     [['--config-format', 'calico'], /--config-format "calico"/],
     [['--forward-mark', '0'], /--forward-mark "0": expected a non-zero 32-bit mark/],
     [['--forward-mark', 'red'], /--forward-mark "red": expected a non-zero 32-bit mark/],

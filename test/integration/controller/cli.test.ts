@@ -92,6 +92,7 @@ t.test('bad flag values exit 2 naming the flag and the value', async (t) => {
     [['--renew-deadline', 'soon'], /--renew-deadline "soon": expected a duration/],
     [['--renew-deadline', '20s'], /--renew-deadline "20s": expected less than --lease-duration \(15s\)/],
     [['--workers', '0'], /--workers "0": expected a whole number of at least 1/],
+    [['--metrics-addr', '0.0.0.0'], /--metrics-addr "0.0.0.0": expected HOST:PORT/],
     [['--log-format', 'pretty'], /--log-format "pretty": expected one of json, text/],
     [['--workers'], /--workers/],
     [['positional'], /positional/],

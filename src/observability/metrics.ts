@@ -185,6 +185,11 @@ export class SpeakerMetrics {
     labelNames: ['interface'],
     registers: [this.registry],
   });
+  readonly nodePortTableRepairs = new Counter({
+    name: 'barelb_nodeport_table_repairs_total',
+    help: '--forward nodeport: times the nftables table inet barelb was found deleted or changed outside barelb and installed again',
+    registers: [this.registry],
+  });
   readonly heartbeatFallback = new Gauge({
     name: 'barelb_heartbeat_fallback',
     help: 'Per interface, 1 for the mode in force where this node hears no heartbeats while other speakers\' Leases are live: deaf (nobody hears anyone: the API judges) or cut-off (the others hear each other: this node takes nothing); 0 otherwise',

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { BarelbError } from '../errors.js';
-import { FORWARD_MARK, renderNodePortTable, renderNodePortTableRemoval, type NodePortForward } from '../net/nft-ruleset.js';
+import { FORWARD_MARK, NFT_TABLE, renderNodePortTable, renderNodePortTableRemoval, type NodePortForward } from '../net/nft-ruleset.js';
 import type { Logger } from '../observability/logger.js';
 
 export class NftablesError extends BarelbError {
@@ -14,6 +14,8 @@ export class NftablesError extends BarelbError {
  */
 export class NodePortForwarder {
   private applied: string | undefined;
+  /** The table as nft listed it right after the last apply, counters left out: what verify() compares with. */
+  private listed: string | undefined;
   private wanted: string | undefined;
   private running: Promise<void> | undefined;
 
@@ -30,8 +32,9 @@ export class NodePortForwarder {
     if (this.wanted === this.applied) return;
     const script = this.wanted;
     this.running = runNft(script).then(
-      () => {
+      async () => {
         this.applied = script;
+        this.listed = await listTable().catch(() => undefined);
         this.log.info({ rules: forwards.length }, 'nftables table updated');
       },
       (err: unknown) => {
@@ -44,6 +47,21 @@ export class NodePortForwarder {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /**
+   * Whether the table is still what the last apply made it: false when something outside barelb deleted or
+   * edited it (a firewall reload, `nft flush ruleset`, a hand edit). Then the next apply() installs it again.
+   * True while nothing was applied yet, or nft cannot list (nothing to compare).
+   */
+  async verify(): Promise<boolean> {
+    if (this.listed === undefined || this.running) return true;
+    const expected = this.listed;
+    const now = await listTable().catch((err: unknown) => (err instanceof NftablesError && /No such file or directory|does not exist/.test(err.message) ? '' : expected));
+    if (now === expected || this.listed !== expected) return true;
+    this.applied = undefined;
+    this.listed = undefined;
+    return false;
   }
 
   /** Removes the table; called on exit. */
@@ -68,6 +86,24 @@ export async function removeLeftoverTable(log: Logger): Promise<void> {
   } catch (err) {
     log.debug({ err: (err as Error).message }, 'no nodeport table removed (none, or no nft / CAP_NET_ADMIN here)');
   }
+}
+
+/** `nft list table inet barelb` with the counters' values left out (they change with every packet). */
+async function listTable(): Promise<string> {
+  const out = await runNftCommand(['list', 'table', 'inet', NFT_TABLE]);
+  return out.replace(/counter packets \d+ bytes \d+/g, 'counter');
+}
+
+function runNftCommand(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nft', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => reject(new NftablesError(`cannot run nft: ${err.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new NftablesError(`nft ${args.join(' ')} failed: ${stderr.trim()}`))));
+  });
 }
 
 export function runNft(script: string): Promise<void> {

@@ -40,6 +40,8 @@ export interface NodePortSyncHooks {
 /** nodeport mode: rules that failed to install are tried again after about 1 s, doubling up to 30 s. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+/** How often the installed table is checked against what barelb installed (one `nft list` run). */
+export const VERIFY_EVERY_MS = 2000;
 
 /**
  * `--forward nodeport`: keeps the `inet barelb` table in step with what this node announces and with
@@ -54,6 +56,8 @@ export class NodePortSync {
   private applying = false;
   private failure: { attempts: number; retryAtMs: number } | undefined;
   private readonly backoff = new Backoff(RETRY_FIRST_MS, RETRY_MAX_MS);
+  private nextVerifyMs = 0;
+  private verifying = false;
 
   constructor(
     private readonly forwarder: NodePortForwarder,
@@ -79,6 +83,25 @@ export class NodePortSync {
   /** What is announced (or what the rules read) changed. */
   markStale(): void {
     this.stale = true;
+  }
+
+  /**
+   * Every VERIFY_EVERY_MS: is the table still what barelb installed? Deleted or edited outside barelb, it
+   * is installed again at once (the VIPs this node answers for would otherwise reach nothing), logged and
+   * counted; if it cannot be, the node goes unfit as on any failed install.
+   */
+  check(now: number): void {
+    if (this.verifying || this.applying || now < this.nextVerifyMs) return;
+    this.nextVerifyMs = now + VERIFY_EVERY_MS;
+    this.verifying = true;
+    void this.forwarder.verify().then((intact) => {
+      this.verifying = false;
+      if (intact) return;
+      this.metrics.nodePortTableRepairs.inc();
+      this.log.warn('the nftables table inet barelb was deleted or changed outside barelb: installing it again');
+      this.stale = true;
+      this.hooks.settled();
+    });
   }
 
   /** `ip` is to be announced once its rewrite is in. */

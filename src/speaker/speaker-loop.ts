@@ -164,6 +164,7 @@ export class SpeakerLoop {
     }
     if (changed.gateways) this.dirty = true;
     this.p.announcer.checkLinks(now);
+    this.p.nodeport?.check(now);
     const reachable = watches.reachable && this.leaseAnswered;
     if (reachable !== this.apiReachable) {
       this.apiReachable = reachable;

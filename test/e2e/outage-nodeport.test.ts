@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   createBarelbNamespaces,
   deleteNamespace,
-  ROOT, apply, applyBarelbConfig, arpHolder, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
+  ROOT, apply, applyBarelbConfig, arpHolder, metricOf, eventually, type Proc, fetchFromClient, inNs, ingressIp, kubectl, lab, announcerOf, serviceYaml, startBackend, startController, startSpeaker,
 } from '../../testkit/lab.js';
 
 // The speakers in `--forward nodeport` mode in front of the real kube-proxy,
@@ -137,6 +137,24 @@ t.test('API server stopped for 30 s: the VIPs keep serving throughout', async (t
     t.equal(h, holdersBefore[i], `${ip} is still announced by ${h}`);
   }
   t.ok(await fetchFromClient(`http://${ips[0]}/`, 2), 'still serving after the API server returned');
+});
+
+t.test('the nftables table deleted or edited outside barelb (a firewall reload, a hand edit) is installed again', async (t) => {
+  const ip = await ingressIp(NS, 'np-cluster');
+  const holder = await eventually(`a holder for ${ip}`, 20_000, () => announcerOf(ip));
+  await rewriteInstalled(holder, ip);
+  const repairs = (): Promise<number> => metricOf(holder, 'barelb_nodeport_table_repairs_total');
+  const before = await repairs();
+  await inNs(lab.nodeNs(holder), 'nft', ['delete', 'table', 'inet', 'barelb']);
+  await rewriteInstalled(holder, ip);
+  t.pass(`deleted: ${holder} installed its table again`);
+  await inNs(lab.nodeNs(holder), 'nft', ['flush', 'chain', 'inet', 'barelb', 'pre']);
+  await rewriteInstalled(holder, ip);
+  t.pass('its rules flushed: installed again');
+  t.ok((await repairs()) - before >= 2, 'each repair counted (barelb_nodeport_table_repairs_total)');
+  const before2 = await nftCounter(holder, ip);
+  t.ok(await eventually('a response', 10_000, () => fetchFromClient(`http://${ip}/`)), 'the VIP serves');
+  t.ok((await nftCounter(holder, ip)) > before2, 'through the repaired rewrite');
 });
 
 t.test('the nftables table goes away with the speaker', async (t) => {

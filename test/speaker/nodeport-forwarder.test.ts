@@ -13,6 +13,10 @@ const mode = path.join(dir, 'mode');
 writeFileSync(
   path.join(dir, 'nft'),
   `#!/bin/sh
+if [ "$1" = list ]; then
+  [ -f "${dir}/table" ] || { echo "Error: No such file or directory" >&2; exit 1; }
+  cat "${dir}/table"; exit 0
+fi
 cat >> "${calls}"; echo "#END" >> "${calls}"
 case "$(cat "${mode}")" in
   ok) exit 0 ;;
@@ -45,6 +49,25 @@ t.test('nft runs only when the rules change, with the mark bit it was given', as
   t.match(scripts()[0], /meta mark set meta mark or 0x100 /);
   await f.apply([{ ...fwd, nodePort: 30081 }]);
   t.equal(scripts().length, 2, 'changed rules: a second run');
+});
+
+t.test('verify: the table as installed is intact; deleted or edited outside barelb, the next apply installs it again', async (t) => {
+  reset('ok');
+  const table = path.join(dir, 'table');
+  writeFileSync(table, 'table inet barelb {\n  chain pre {\n    ip daddr 198.51.100.200 tcp dport 80 counter packets 3 bytes 180 meta mark set\n  }\n}\n');
+  const f = new NodePortForwarder(log);
+  await f.apply([fwd]);
+  writeFileSync(table, 'table inet barelb {\n  chain pre {\n    ip daddr 198.51.100.200 tcp dport 80 counter packets 99 bytes 5940 meta mark set\n  }\n}\n');
+  t.equal(await f.verify(), true, 'counters moved: intact');
+  writeFileSync(table, 'table inet barelb {\n  chain pre {\n  }\n}\n');
+  t.equal(await f.verify(), false, 'a rule gone: not intact');
+  await f.apply([fwd]);
+  t.equal(scripts().length, 2, 'the same rules again: installed again');
+  rmSync(table);
+  t.equal(await f.verify(), false, 'the table deleted: not intact');
+  await f.apply([fwd]);
+  t.equal(scripts().length, 3, 'installed again');
+  t.equal(await new NodePortForwarder(log).verify(), true, 'nothing applied yet: nothing to compare');
 });
 
 t.test('applies that overlap run one at a time, and the last one wins', async (t) => {

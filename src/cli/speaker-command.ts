@@ -37,7 +37,7 @@ ${LEASE_NAMESPACE_HELP}
                          changes (default: 10s)
   --settle-time D        after starting, take free IPs only once the speakers of every
                          eligible Node are heard, or this long has passed, so a fresh
-                         install divides the existing IPs (default: 10s; 0s turns it off)
+                         install divides the existing IPs (default: 30s; 0s turns it off)
   --metrics-addr H:P     serve /metrics, /healthz, /readyz here (default: 0.0.0.0:7473; "" turns it off)
 ${LOG_FLAGS_HELP}
   -h, --help             show this help
@@ -63,7 +63,7 @@ export async function runSpeaker(argv: string[]): Promise<number> {
       'heartbeat-interval': { type: 'string', default: '100ms' },
       'failure-timeout': { type: 'string', default: '400ms' },
       'lease-renew-interval': { type: 'string', default: '10s' },
-      'settle-time': { type: 'string', default: '10s' },
+      'settle-time': { type: 'string', default: '30s' },
       'metrics-addr': { type: 'string', default: '0.0.0.0:7473' },
       help: { type: 'boolean', short: 'h', default: false },
     },

@@ -126,7 +126,8 @@ export function decideRound(input: RoundInput): RoundResult {
       freeForMs: input.now - freeSinceMs,
       handoverAfterMs: iface?.fallback === 'deaf' ? input.apiHandoverAfterMs : input.handoverAfterMs,
     });
-    if (seesFree(verdict)) free.add(ip.ip);
+    // While every node may still be settling, silence says nothing of the better-ranked: no clock runs.
+    if (seesFree(verdict) && input.settling !== true) free.add(ip.ip);
     if (verdict.why === 'better-ranked' && verdict.inMs !== undefined) decideAgainAtMs = Math.min(decideAgainAtMs, input.now + verdict.inMs);
     if (!verdict.announce) actions.push({ kind: 'withdraw', ip: ip.ip });
     // nodeport mode: the rewrite must be in place before the first ARP answer draws traffic here.

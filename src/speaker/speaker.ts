@@ -46,7 +46,7 @@ export interface SpeakerOptions {
   /** nodeport mode: the packet mark bit (default FORWARD_MARK). */
   readonly forwardMark?: number;
   readonly heartbeat: HeartbeatTimers;
-  /** After starting, free addresses wait this long at most for the other eligible Nodes' speakers to be heard (default 10 s; 0: not at all). */
+  /** After starting, free addresses wait this long at most for the other eligible Nodes' speakers to be heard (default 30 s; 0: not at all). */
   readonly settleMs?: number;
   /** How often the speaker Lease is renewed when nothing changes. */
   readonly leaseRenewIntervalMs: number;
@@ -56,7 +56,7 @@ export interface SpeakerOptions {
 
 const TICK_MS = 25;
 /** --settle-time's default: DaemonSet pods start seconds apart. */
-export const DEFAULT_SETTLE_MS = 10_000;
+export const DEFAULT_SETTLE_MS = 30_000;
 /** Changes to what this node announces reach its Lease at most this often. */
 const LEASE_MIN_GAP_MS = 1000;
 const API_DEADLINE_MS = 5000;

@@ -10,7 +10,7 @@ import {
 const NS = 'e2e-fresh-install';
 const POOL = 'pools:\n  - name: lan\n    addresses: [198.51.100.200-198.51.100.250]\n';
 const SERVICES = Array.from({ length: 12 }, (_, i) => `existing-${i}`);
-const APART_MS = 3000;
+const APART_MS = 5000;
 
 t.before(async () => {
   await startLab(t, { namespace: NS, pool: POOL, speakers: false });

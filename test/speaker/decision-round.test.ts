@@ -68,6 +68,8 @@ t.test('silence hands over: a free address the better-ranked nodes leave untaken
   const held = decideRound(input({ self: 'node3', now: 20_000, ips: [ip({ freeSinceMs: 10_000 })], interfaces: eth0({ peers: [peer('node1', { claims: new Set(['198.51.100.200']) }), peer('node2')] }) }));
   t.same(held.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'once the best-ranked announces it, nobody else takes it');
   t.same([...held.free], [], 'and it is no longer free');
+  const settling = decideRound(input({ self: 'node3', settling: true, ips: [ip()], interfaces: eth0({ peers: [peer('node1'), peer('node2')] }) }));
+  t.same([...settling.free], [], 'just started, waiting for the other speakers: no handover clock runs (they cannot take it either)');
   const unknown = decideRound(input({ self: 'node3', now: 20_000, ips: [ip({ freeSinceMs: 10_000 })], interfaces: eth0({ peers: [peer('node1', { claimsKnown: false }), peer('node2')] }) }));
   t.same(unknown.actions, [{ kind: 'withdraw', ip: '198.51.100.200' }], 'nor while a peer\'s claim set is still arriving');
 });

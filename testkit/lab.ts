@@ -175,9 +175,14 @@ export function startIn(t: Teardown, ns: string, cmd: string, args: string[], la
   return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
 }
 
-/** `barelb speaker` on a lab node, as the manifests' speaker ServiceAccount once `speakerKubeconfig()` has run. */
-export function startSpeaker(t: Teardown, node: string, extra: string[] = [], kubeconfig = lab.kubeconfig): Proc {
-  return startIn(t, lab.nodeNs(node), process.execPath, [CLI, 'speaker', '--node', node, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra], `speaker-${node}`);
+/**
+ * `barelb speaker` on a lab node, as the manifests' speaker ServiceAccount once `speakerKubeconfig()` has run.
+ * `env`: more environment, e.g. libfaketime's LD_PRELOAD and FAKETIME (a preload, not the `faketime`
+ * wrapper, which does not pass SIGTERM on: the speaker stays the process the test started and stops).
+ */
+export function startSpeaker(t: Teardown, node: string, extra: string[] = [], kubeconfig = lab.kubeconfig, env?: Record<string, string>): Proc {
+  const args = ['netns', 'exec', lab.nodeNs(node), process.execPath, CLI, 'speaker', '--node', node, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra];
+  return startTracked(t, 'ip', args, `speaker-${node}`, env);
 }
 
 /** `barelb controller` here, in the control-plane namespace. */

@@ -20,6 +20,8 @@ export const SPEAKER_LEASE_ANNOTATION = {
   segments: 'barelb.io/segments',
   /** Fingerprints of the heartbeat keys the node accepts, the one it signs with first (never the keys). */
   keys: 'barelb.io/keys',
+  /** Interfaces where the node hears no heartbeats while other speakers' Leases are live: `eth0=deaf`, `eth1=cut-off`. */
+  unheard: 'barelb.io/heartbeats-unheard',
 } as const;
 
 /** The Lease name of `node`'s speaker. Node names are DNS subdomains, so the result is a valid name for up to 238 characters. */
@@ -36,26 +38,38 @@ export interface SpeakerLeaseView {
   readonly segments: readonly string[];
   /** Fingerprints of the heartbeat keys it accepts, its signing key first; undefined from a speaker that does not say. */
   readonly keys: readonly string[] | undefined;
+  /** Interfaces where it hears no heartbeats while other speakers' Leases are live, and what it made of it; absent: none. */
+  readonly unheard?: readonly UnheardInterface[];
   /** When it was last renewed (ms since the epoch); undefined if the Lease does not say. */
   readonly renewMs: number | undefined;
   readonly durationSeconds: number;
 }
 
-/** The annotations a speaker writes for what it announces and hears. */
-export function speakerLeaseAnnotations(
-  announces: Iterable<string>,
-  hears: Iterable<string>,
-  incarnation: number,
-  segments: Iterable<string> = [],
-  keys: readonly string[] = [],
-): Record<string, string> {
+export interface UnheardInterface {
+  readonly ifname: string;
+  /** lanView's verdict: deaf (nobody hears anyone: the Leases decide) or cut-off (the others hear each other). */
+  readonly mode: 'deaf' | 'cut-off';
+}
+
+/** What a speaker publishes in its Lease besides its incarnation. */
+export interface SpeakerLeaseRecord {
+  readonly announces: Iterable<string>;
+  readonly hears: Iterable<string>;
+  readonly segments?: Iterable<string>;
+  /** In order: the signing key first. */
+  readonly keys?: readonly string[];
+  readonly unheard?: readonly UnheardInterface[];
+}
+
+/** The annotations a speaker writes for what it announces, hears, speaks on and signs with. */
+export function speakerLeaseAnnotations(record: SpeakerLeaseRecord, incarnation: number): Record<string, string> {
   return {
-    // In order: the signing key first.
-    [SPEAKER_LEASE_ANNOTATION.keys]: [...new Set(keys)].join(' '),
-    [SPEAKER_LEASE_ANNOTATION.announces]: [...new Set(announces)].sort().join(' '),
-    [SPEAKER_LEASE_ANNOTATION.hears]: [...new Set(hears)].sort().join(' '),
+    [SPEAKER_LEASE_ANNOTATION.keys]: [...new Set(record.keys ?? [])].join(' '),
+    [SPEAKER_LEASE_ANNOTATION.announces]: [...new Set(record.announces)].sort().join(' '),
+    [SPEAKER_LEASE_ANNOTATION.hears]: [...new Set(record.hears)].sort().join(' '),
     [SPEAKER_LEASE_ANNOTATION.incarnation]: String(incarnation),
-    [SPEAKER_LEASE_ANNOTATION.segments]: [...new Set(segments)].sort().join(' '),
+    [SPEAKER_LEASE_ANNOTATION.segments]: [...new Set(record.segments ?? [])].sort().join(' '),
+    [SPEAKER_LEASE_ANNOTATION.unheard]: (record.unheard ?? []).map((u) => `${u.ifname}=${u.mode}`).sort().join(' '),
   };
 }
 
@@ -79,9 +93,18 @@ export function readSpeakerLease(lease: {
     hears: words(ann[SPEAKER_LEASE_ANNOTATION.hears]),
     segments: words(ann[SPEAKER_LEASE_ANNOTATION.segments]),
     keys: ann[SPEAKER_LEASE_ANNOTATION.keys] === undefined ? undefined : words(ann[SPEAKER_LEASE_ANNOTATION.keys]),
+    ...unheardOf(words(ann[SPEAKER_LEASE_ANNOTATION.unheard])),
     renewMs,
     durationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
   };
+}
+
+function unheardOf(entries: readonly string[]): { unheard?: UnheardInterface[] } {
+  const unheard = entries.flatMap((e): UnheardInterface[] => {
+    const [ifname, mode] = e.split('=');
+    return ifname && (mode === 'deaf' || mode === 'cut-off') ? [{ ifname, mode }] : [];
+  });
+  return unheard.length ? { unheard } : {};
 }
 
 /** A speaker Lease renewed within its duration, judged by `nowMs` (an operator's clock, for display only). */

@@ -1,5 +1,5 @@
 import { V1MicroTime, type CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
-import { speakerLeaseAnnotations, speakerLeaseName } from '../election/speaker-lease.js';
+import { speakerLeaseAnnotations, speakerLeaseName, type SpeakerLeaseRecord } from '../election/speaker-lease.js';
 import { describeApiError, isAnswer, isConflict, isNotFound } from '../k8s/api-error.js';
 import { withDeadline } from '../k8s/deadline.js';
 import type { Logger } from '../observability/logger.js';
@@ -34,10 +34,7 @@ export class SpeakerLeaseWriter {
   private last: V1Lease | undefined;
   private written = '';
   private wanted = '';
-  private announces: readonly string[] = [];
-  private hears: readonly string[] = [];
-  private segments: readonly string[] = [];
-  private keys: readonly string[] = [];
+  private record: SpeakerLeaseRecord = { announces: [], hears: [] };
   private lastWriteMs = -Infinity;
   private writing = false;
   private timer: NodeJS.Timeout | undefined;
@@ -52,14 +49,11 @@ export class SpeakerLeaseWriter {
   }
 
   /** What to publish; written within minGapMs when it differs from what was written. */
-  update(announces: readonly string[], hears: readonly string[], segments: readonly string[] = [], keys: readonly string[] = []): void {
-    const key = JSON.stringify([[...announces].sort(), [...hears].sort(), [...segments].sort(), keys]);
+  update(record: SpeakerLeaseRecord): void {
+    const key = JSON.stringify(speakerLeaseAnnotations(record, this.opts.incarnation));
     if (key === this.wanted) return;
     this.wanted = key;
-    this.announces = announces;
-    this.hears = hears;
-    this.segments = segments;
-    this.keys = keys;
+    this.record = record;
     if (!this.writing) this.schedule(Math.max(0, this.lastWriteMs + this.opts.minGapMs - performance.now()));
   }
 
@@ -111,7 +105,7 @@ export class SpeakerLeaseWriter {
       name: this.name,
       namespace,
       labels: { 'app.kubernetes.io/name': 'barelb', 'app.kubernetes.io/component': 'speaker' },
-      annotations: speakerLeaseAnnotations(this.announces, this.hears, this.opts.incarnation, this.segments, this.keys),
+      annotations: speakerLeaseAnnotations(this.record, this.opts.incarnation),
     };
     const spec = { holderIdentity: node, leaseDurationSeconds: seconds, renewTime: now };
     if (!this.last) {

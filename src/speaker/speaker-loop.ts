@@ -318,7 +318,8 @@ export class SpeakerLoop {
       for (const peer of peers) hears.add(peer.node);
     }
     const segments = [...interfaces.keys()].flatMap((ifname) => interfaceSegments(this.p.host.interfaces[ifname] ?? []));
-    this.p.leaseWriter.update([...this.p.announcer.announced()], [...hears], segments, this.p.keys.published());
+    const unheard = [...this.fallbacks].map(([ifname, mode]) => ({ ifname, mode }));
+    this.p.leaseWriter.update({ announces: [...this.p.announcer.announced()], hears: [...hears], segments, keys: this.p.keys.published(), unheard });
   }
 
   /** True while free addresses wait for the other speakers (awaitedSpeakers); says once when it ends. */

@@ -42,6 +42,7 @@ export const PROBLEM_KINDS = [
   'not-announced',
   'multiple-announcers',
   'not-heard',
+  'heartbeats-unheard',
   'orphaned-announcement',
 ] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
@@ -225,7 +226,8 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
   // Only meaningful with peers to hear it: a lone speaker is heard by no one.
   if (live.length >= 2) {
     for (const s of live) {
-      if (s.view.announces.length === 0) continue;
+      // A node that says it hears nobody is reported below, with what it made of it.
+      if (s.view.announces.length === 0 || s.view.unheard) continue;
       const others = live.filter((o) => o.view.node !== s.view.node);
       if (others.some((o) => o.view.hears.includes(s.view.node))) continue;
       problems.push(
@@ -234,6 +236,20 @@ export function buildStatusReport(snap: StatusSnapshot, scope: StatusScope = DEF
           s.object,
           `node ${s.view.node} announces ${[...new Set(s.view.announces)].join(', ')}, but no other live speaker (${others.map((o) => o.view.node).join(', ')}) lists it in ${SPEAKER_LEASE_ANNOTATION.hears}: ` +
             `it may be cut off from the LAN, and then its peers may answer for those addresses too; or its speaker stopped without deleting its Lease (renewed ${ago(s.view, now)})`,
+        ),
+      );
+    }
+  }
+
+  for (const s of live) {
+    for (const u of s.view.unheard ?? []) {
+      problems.push(
+        problem(
+          'heartbeats-unheard',
+          s.object,
+          u.mode === 'deaf'
+            ? `node ${s.view.node} hears no heartbeats on ${u.ifname}, and no other speaker hears any: heartbeats are blocked on that LAN (a switch or bridge dropping broadcast or EtherType 0x88B5?); the speaker Leases decide who answers meanwhile, and a dead node's addresses move only once its Lease runs out`
+            : `node ${s.view.node} hears no heartbeats on ${u.ifname} while the other speakers hear each other: its link to them is cut; it takes nothing and yields what they announce`,
         ),
       );
     }

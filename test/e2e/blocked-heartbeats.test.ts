@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
+import type { StatusJson } from '../../src/status/status-json.js';
 import {
   deleteNamespace,
-  apply, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, lab, metricOfLabel, serviceYaml, settledHolder, startLab,
+  CLI, apply, arpingMacs, eventually, fetchFromClient, ingressIp, kubectl, lab, metricOfLabel, serviceYaml, settledHolder, startLab,
 } from '../../testkit/lab.js';
 
 // A switch that drops heartbeats (issue 16, item 2): EtherType 0x88B5 dropped on the lab bridge, as some
@@ -71,6 +72,12 @@ t.test('heartbeats dropped by the switch: each VIP still has one answerer, decid
   }
   const events = await kubectl(['get', 'events', '-n', 'default', '--field-selector', 'reason=HeartbeatsUnheard', '-o', 'jsonpath={.items[*].involvedObject.name}']);
   for (const n of lab.nodes) t.match(events, new RegExp(`\\b${n}\\b`), `a Warning Event HeartbeatsUnheard on Node ${n}`);
+  const status = await eventually('barelb status to name every deaf node', 15_000, async () => {
+    const { stdout } = await run(process.execPath, [CLI, 'status', '--kubeconfig', lab.kubeconfig, '-o', 'json']).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '{}' }));
+    const problems = ((JSON.parse(stdout) as Partial<StatusJson>).problems ?? []).filter((p) => p.kind === 'heartbeats-unheard');
+    return lab.nodes.every((n) => problems.some((p) => p.message.includes(`node ${n} hears no heartbeats on eth0`))) ? problems : undefined;
+  });
+  t.equal(status.length, lab.nodes.length, 'barelb status: a heartbeats-unheard problem per node, naming eth0');
   const answer = await eventually(`a response through ${ips[0]}`, 10_000, () => fetchFromClient(`http://${ips[0]}/`));
   t.match(answer.name, /^backend-node\d$/, 'and the VIPs serve traffic');
   // Stays settled: a second look a few seconds later finds the same.

@@ -23,43 +23,44 @@ t.test('speakerLeaseName', async (t) => {
 
 t.test('speakerLeaseAnnotations: sorted, deduplicated, space separated', async (t) => {
   const rows: [what: string, announces: string[], hears: string[], incarnation: number, want: Record<string, string>][] = [
-    ['nothing', [], [], 0, { [A.announces]: '', [A.hears]: '', [A.incarnation]: '0', [A.segments]: '', [A.keys]: '' }],
+    ['nothing', [], [], 0, { [A.announces]: '', [A.hears]: '', [A.incarnation]: '0', [A.segments]: '', [A.keys]: '', [A.unheard]: '' }],
     [
       'one of each',
       ['192.0.2.10'],
       ['worker-2'],
       1700000000000,
-      { [A.announces]: '192.0.2.10', [A.hears]: 'worker-2', [A.incarnation]: '1700000000000', [A.segments]: '', [A.keys]: '' },
+      { [A.announces]: '192.0.2.10', [A.hears]: 'worker-2', [A.incarnation]: '1700000000000', [A.segments]: '', [A.keys]: '', [A.unheard]: '' },
     ],
     [
       'unsorted with duplicates',
       ['192.0.2.20', '2001:db8::1', '192.0.2.10', '192.0.2.20'],
       ['worker-3', 'worker-1', 'worker-3', 'worker-2'],
       42,
-      { [A.announces]: '192.0.2.10 192.0.2.20 2001:db8::1', [A.hears]: 'worker-1 worker-2 worker-3', [A.incarnation]: '42', [A.segments]: '', [A.keys]: '' },
+      { [A.announces]: '192.0.2.10 192.0.2.20 2001:db8::1', [A.hears]: 'worker-1 worker-2 worker-3', [A.incarnation]: '42', [A.segments]: '', [A.keys]: '', [A.unheard]: '' },
     ],
   ];
   for (const [what, announces, hears, incarnation, want] of rows) {
-    t.same(speakerLeaseAnnotations(announces, hears, incarnation), want, what);
+    t.same(speakerLeaseAnnotations({ announces, hears }, incarnation), want, what);
   }
   // any iterable, consumed once
   const gen = function* (): Generator<string> {
     yield 'b';
     yield 'a';
   };
-  t.same(speakerLeaseAnnotations(new Set(['192.0.2.2', '192.0.2.1']), gen(), 7, ['198.51.100.0/24', '2001:db8::/64', '198.51.100.0/24']), {
+  t.same(speakerLeaseAnnotations({ announces: new Set(['192.0.2.2', '192.0.2.1']), hears: gen(), segments: ['198.51.100.0/24', '2001:db8::/64', '198.51.100.0/24'], unheard: [{ ifname: 'eth1', mode: 'cut-off' }, { ifname: 'eth0', mode: 'deaf' }] }, 7), {
     [A.announces]: '192.0.2.1 192.0.2.2',
     [A.hears]: 'a b',
     [A.incarnation]: '7',
     [A.segments]: '198.51.100.0/24 2001:db8::/64',
     [A.keys]: '',
+    [A.unheard]: 'eth0=deaf eth1=cut-off',
   });
 });
 
 t.test('readSpeakerLease reads back what speakerLeaseAnnotations wrote', async (t) => {
   const renewTime = new Date('2024-05-01T12:00:00.000Z');
   const view = readSpeakerLease({
-    metadata: { name: speakerLeaseName('worker-1'), annotations: speakerLeaseAnnotations(['192.0.2.20', '2001:db8::1', '192.0.2.10'], ['worker-2'], 5, ['203.0.113.0/24', '198.51.100.0/24'], ['aaaaaaaaaaaaaaaa', '0000000000000000']) },
+    metadata: { name: speakerLeaseName('worker-1'), annotations: speakerLeaseAnnotations({ announces: ['192.0.2.20', '2001:db8::1', '192.0.2.10'], hears: ['worker-2'], segments: ['203.0.113.0/24', '198.51.100.0/24'], keys: ['aaaaaaaaaaaaaaaa', '0000000000000000'], unheard: [{ ifname: 'eth0', mode: 'deaf' }] }, 5) },
     spec: { holderIdentity: 'worker-1', renewTime, leaseDurationSeconds: 10 },
   });
   t.same(view, {
@@ -68,6 +69,7 @@ t.test('readSpeakerLease reads back what speakerLeaseAnnotations wrote', async (
     hears: ['worker-2'],
     segments: ['198.51.100.0/24', '203.0.113.0/24'],
     keys: ['aaaaaaaaaaaaaaaa', '0000000000000000'],
+    unheard: [{ ifname: 'eth0', mode: 'deaf' }],
     renewMs: renewTime.getTime(),
     durationSeconds: 10,
   });

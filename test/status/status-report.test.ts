@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { DEFAULT_ANNOUNCE } from '../../src/config/types.js';
-import { speakerLeaseAnnotations } from '../../src/election/speaker-lease.js';
+import { speakerLeaseAnnotations, type UnheardInterface } from '../../src/election/speaker-lease.js';
 import { IpRange } from '../../src/ipam/ip-range.js';
 import { configInForceObject } from '../../src/k8s/config-in-force.js';
 import type { ServiceView } from '../../src/k8s/service-view.js';
@@ -18,10 +18,10 @@ function configMap(yaml: string, uid = 'cm-uid'): V1ConfigMap {
 }
 
 /** `node`'s speaker Lease as the speaker writes it: renewed `renewedAgoS` ago, valid 30 s. */
-function speaker(node: string, announces: string[], o: { hears?: string[]; renewedAgoS?: number; extra?: Partial<LeaseView> } = {}): LeaseView {
+function speaker(node: string, announces: string[], o: { hears?: string[]; unheard?: UnheardInterface[]; renewedAgoS?: number; extra?: Partial<LeaseView> } = {}): LeaseView {
   return {
     name: `barelb-speaker-${node}`,
-    annotations: speakerLeaseAnnotations(announces, o.hears ?? [], 1),
+    annotations: speakerLeaseAnnotations({ announces, hears: o.hears ?? [], ...(o.unheard ? { unheard: o.unheard } : {}) }, 1),
     holder: node,
     renewMs: NOW - (o.renewedAgoS ?? 1) * 1000,
     durationSeconds: 30,
@@ -391,4 +391,18 @@ t.test('problems come in a fixed order: config, pending, conflicts, outside, not
     events: [{ kind: 'ConfigMap', namespace: 'barelb-system', name: 'barelb-config', uid: 'cm-uid', type: 'Warning', reason: 'InvalidConfig', message: 'm', lastMs: NOW }],
   });
   t.same(kinds(r), ['invalid-config', 'pending', 'ip-conflict', 'outside-pools', 'not-announced', 'multiple-announcers', 'not-heard', 'orphaned-announcement']);
+});
+
+t.test('heartbeats-unheard: a node whose Lease says it hears no heartbeats, named with the interface and what it made of it', async (t) => {
+  const leases = [
+    speaker('node1', ['198.51.100.200'], { unheard: [{ ifname: 'eth0', mode: 'deaf' }] }),
+    speaker('node2', [], { unheard: [{ ifname: 'eth0', mode: 'deaf' }] }),
+    speaker('node3', [], { unheard: [{ ifname: 'eth1', mode: 'cut-off' }] }),
+  ];
+  const r = report({ services: [served], leases });
+  const unheard = r.problems.filter((p) => p.kind === 'heartbeats-unheard');
+  t.same(unheard.map((p) => p.object), ['barelb-speakers/barelb-speaker-node1', 'barelb-speakers/barelb-speaker-node2', 'barelb-speakers/barelb-speaker-node3']);
+  t.match(unheard[0]?.message, /node node1 hears no heartbeats on eth0, and no other speaker hears any: heartbeats are blocked/);
+  t.match(unheard[2]?.message, /node node3 hears no heartbeats on eth1 while the other speakers hear each other: its link to them is cut/);
+  t.same(r.problems.filter((p) => p.kind === 'not-heard'), [], 'not also reported not-heard: the reason is known');
 });

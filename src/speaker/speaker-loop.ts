@@ -213,6 +213,7 @@ export class SpeakerLoop {
     const ips: RoundIp[] = [];
     const interfaces = new Map<string, RoundInterface>();
     const liveLeases = this.leases.live(now);
+    const listenForMs = this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs;
     this.p.keys.peersChanged(liveLeases.filter((l) => l.node !== this.p.node).map((l) => ({ node: l.node, keys: l.keys })));
     for (const t of this.tracked.values()) {
       const users = this.wanted.get(t.ip) ?? [];
@@ -222,10 +223,13 @@ export class SpeakerLoop {
         const link = linkOf(iface.name);
         const up = link !== undefined && announcer.listenOn(iface, link, now, config.announce.garpRefreshSeconds);
         const heard = membership.livePeers(iface.name, now);
-        const view = lanView(this.p.node, heard, liveLeases, interfaceSegments(this.p.host.interfaces[iface.name] ?? []));
+        const listeningSince = announcer.listeningSinceOn(iface.name);
+        // Silence means something only once this node has listened there (just opened, it has heard nobody yet).
+        const listened = listeningSince !== undefined && now - listeningSince >= listenForMs;
+        const view = listened ? lanView(this.p.node, heard, liveLeases, interfaceSegments(this.p.host.interfaces[iface.name] ?? [])) : ({ kind: 'lan' } as const);
         interfaces.set(iface.name, {
           up,
-          listeningSince: announcer.listeningSinceOn(iface.name),
+          listeningSince,
           ...(view.kind === 'lan' ? { peers: heard } : { peers: view.peers, fallback: view.kind }),
         });
       }
@@ -235,7 +239,7 @@ export class SpeakerLoop {
     const round = decideRound({
       self: this.p.node,
       now,
-      listenForMs: this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs,
+      listenForMs,
       handoverAfterMs: this.handoverAfterMs,
       apiHandoverAfterMs: this.apiHandoverAfterMs,
       ips,

@@ -7,7 +7,7 @@ import { AddressPool } from '../ipam/address-pool.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { isLive, readSpeakerLease, SPEAKER_LEASE_ANNOTATION, SPEAKER_LEASE_PREFIX, type SpeakerLeaseView } from '../election/speaker-lease.js';
 import type { EventView, LeaseView, StatusSnapshot } from './status-snapshot.js';
-import { formatAge } from './status-table.js';
+import { formatAge } from './age.js';
 
 /** What the report is about: where barelb keeps its ConfigMap and Leases, and which Services it handles. */
 export interface StatusScope {

@@ -1,3 +1,4 @@
+import { formatAge } from './age.js';
 import type { StatusReport } from './status-report.js';
 
 /** Rows as aligned columns (the first row is the header), two spaces apart, no trailing blanks. */
@@ -5,17 +6,6 @@ export function renderTable(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
-}
-
-/** An age as kubectl shows one: 45s, 3m12s, 5h3m, 2d4h. */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 24) return `${h}h${m % 60}m`;
-  return `${Math.floor(h / 24)}d${h % 24}h`;
 }
 
 /** `barelb status`'s default output: the config in force, pools, Services, problems. */

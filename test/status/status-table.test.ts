@@ -1,25 +1,9 @@
 import t from 'tap';
 import { statusJson } from '../../src/status/status-json.js';
 import type { StatusReport } from '../../src/status/status-report.js';
-import { formatAge, renderStatusTable, renderTable } from '../../src/status/status-table.js';
+import { renderStatusTable, renderTable } from '../../src/status/status-table.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
-
-t.test('formatAge', async (t) => {
-  const rows: [number, string][] = [
-    [-5_000, '0s'],
-    [0, '0s'],
-    [59_999, '59s'],
-    [60_000, '1m0s'],
-    [192_000, '3m12s'],
-    [3_600_000 - 1, '59m59s'],
-    [3_600_000, '1h0m'],
-    [5 * 3_600_000 + 3 * 60_000 + 59_000, '5h3m'],
-    [24 * 3_600_000, '1d0h'],
-    [52 * 3_600_000, '2d4h'],
-  ];
-  for (const [ms, want] of rows) t.equal(formatAge(ms), want, `${ms} ms`);
-});
 
 t.test('renderTable aligns columns two spaces apart without trailing blanks', async (t) => {
   t.equal(

@@ -1,5 +1,3 @@
-import type { ServiceView } from './k8s/service-view.js';
-
 /*
  * Names users see and several programs share: the controller writes them, the speaker and `barelb status`
  * read them. One module that imports nothing of theirs, so no feature folder reaches into another's
@@ -57,8 +55,3 @@ export const REASON = {
   /** Normal on the Node: heartbeats are heard there again, the LAN decides again. */
   heartbeatsHeard: 'HeartbeatsHeard',
 } as const;
-
-/** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */
-export function handles(view: ServiceView, lbClass: string): boolean {
-  return view.type === 'LoadBalancer' && (view.loadBalancerClass === undefined || view.loadBalancerClass === lbClass);
-}

@@ -1,5 +1,5 @@
 import type { PoolSpec } from '../src/config/types.js';
-import { IpRange } from '../src/ipam/ip-range.js';
+import { IpRange } from '../src/net/ip-range.js';
 import type { ServiceView } from '../src/k8s/service-view.js';
 
 export function pool(name: string, ranges: string[], extra: Partial<PoolSpec> = {}): PoolSpec {

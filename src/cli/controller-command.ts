@@ -65,7 +65,7 @@ export async function runController(argv: string[]): Promise<number> {
   const [{ CoordinationV1Api }, { Controller, controllerVoice }, { LeaderElector }, { LeaseClient }, { loadKubeConfig }, { startHttpServer }, { ControllerMetrics }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('../controller/controller.js'),
-    import('../election/leader-elector.js'),
+    import('../k8s/leader-elector.js'),
     import('../k8s/lease-client.js'),
     import('../k8s/kubeconfig.js'),
     import('../observability/http-server.js'),

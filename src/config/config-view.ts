@@ -1,5 +1,5 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import type { EventTarget } from '../k8s/event-recorder.js';
+import type { ObjectRef } from '../object-ref.js';
 import { loadConfig, type LoadedConfig } from './config-loader.js';
 import type { ConfigMapFormat } from './convert/config-format.js';
 
@@ -11,7 +11,7 @@ export interface Located {
 
 /** Some problems or warnings, and the object whose Event carries them. */
 export interface Attributed<T extends Located> {
-  readonly target: EventTarget;
+  readonly target: ObjectRef;
   readonly items: readonly T[];
 }
 
@@ -31,7 +31,7 @@ export interface ConfigView {
   /** Set when there is nothing to read (no ConfigMap, no MetalLB object, or MetalLB's CRDs not served): says so, e.g. 'no ConfigMap: no pools'. */
   readonly absent: string | undefined;
   /** Where Events about the config as a whole go (ConfigLoaded): the ConfigMap; each IPAddressPool. */
-  readonly targets: readonly EventTarget[];
+  readonly targets: readonly ObjectRef[];
   /** Where Events about these problems or warnings go: each object with those that concern it (none when there is no object). */
   attribute<T extends Located>(items: readonly T[]): readonly Attributed<T>[];
 }
@@ -39,7 +39,7 @@ export interface ConfigView {
 /** The config in a ConfigMap written in `format` (barelb's, or MetalLB's or kube-vip's, converted). Pure. */
 export function configMapView(cm: V1ConfigMap | undefined, format: ConfigMapFormat, namespace: string, name: string): ConfigView {
   const uid = cm?.metadata?.uid;
-  const target: EventTarget | undefined = uid ? { kind: 'ConfigMap', namespace, name, uid } : undefined;
+  const target: ObjectRef | undefined = uid ? { kind: 'ConfigMap', namespace, name, uid } : undefined;
   return {
     loaded: loadConfig(cm, format),
     name: `${namespace}/${name}`,

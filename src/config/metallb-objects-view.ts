@@ -1,4 +1,4 @@
-import type { EventTarget } from '../k8s/event-recorder.js';
+import type { ObjectRef } from '../object-ref.js';
 import { InvalidConfigError } from './config-error.js';
 import type { LoadedConfig } from './config-loader.js';
 import type { Attributed, ConfigView, Located } from './config-view.js';
@@ -130,7 +130,7 @@ function names(o: MetallbObject, item: Located): boolean {
   return pool !== undefined && item.pool === pool;
 }
 
-function targetOf(o: MetallbObject): EventTarget | undefined {
+function targetOf(o: MetallbObject): ObjectRef | undefined {
   const m = o.metadata;
   if (!m?.uid || !m.name || !m.namespace || !o.kind) return undefined;
   return { apiVersion: o.apiVersion ?? METALLB_API_VERSION, kind: o.kind, namespace: m.namespace, name: m.name, uid: m.uid };

@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { IpRange, InvalidRangeError } from '../ipam/ip-range.js';
+import { IpRange, InvalidRangeError } from '../net/ip-range.js';
 import { InvalidConfigError, type ConfigProblem } from './config-error.js';
 import { SELECTOR_OPERATORS, type LabelSelector, type LabelSelectorRequirement } from './label-selector.js';
 import { DEFAULT_ANNOUNCE, type AnnounceSpec, type BarelbConfig, type PoolSpec } from './types.js';

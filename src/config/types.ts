@@ -1,4 +1,4 @@
-import type { IpRange } from '../ipam/ip-range.js';
+import type { IpRange } from '../net/ip-range.js';
 import type { LabelSelector } from './label-selector.js';
 
 /** One address pool, validated. Field names follow the ConfigMap's keys. */

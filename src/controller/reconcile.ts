@@ -2,7 +2,8 @@ import type { Allocator, Assignment } from '../ipam/allocator.js';
 import type { AllocationError } from '../ipam/errors.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { canonicalIp, type IpAddress } from '../net/ip.js';
-import { ANNOTATION, REASON, handles } from '../names.js';
+import { handles } from '../k8s/service-view.js';
+import { ANNOTATION, REASON } from '../names.js';
 import { readRequest, shownAddresses } from './service-request.js';
 
 export interface ServiceEvent {

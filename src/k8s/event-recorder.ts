@@ -1,14 +1,10 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
+import type { ObjectRef } from '../object-ref.js';
 import { describeApiError } from './api-error.js';
 
-export interface EventTarget {
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly apiVersion?: string;
-}
+/** What an Event is about. */
+export type EventTarget = ObjectRef;
 
 export interface EventNote {
   readonly type: 'Normal' | 'Warning';

@@ -52,3 +52,8 @@ export function toServiceView(svc: V1Service): ServiceView {
     ingressIps: (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip ? [i.ip] : [])),
   };
 }
+
+/** Whether barelb is responsible for the Service's address (the controller assigns it, speakers announce it). */
+export function handles(view: ServiceView, lbClass: string): boolean {
+  return view.type === 'LoadBalancer' && (view.loadBalancerClass === undefined || view.loadBalancerClass === lbClass);
+}

@@ -1,7 +1,7 @@
 import type { PoolSpec } from '../config/types.js';
 import type { ServiceView } from '../k8s/service-view.js';
 import { canonicalIp } from '../net/ip.js';
-import { handles } from '../names.js';
+import { handles } from '../k8s/service-view.js';
 import { refusalOf, type AddressRefusal } from './address-guard.js';
 import type { IpUser } from './eligibility.js';
 

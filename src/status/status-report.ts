@@ -1,5 +1,6 @@
 import type { ConfigFormat } from '../config/convert/config-format.js';
-import { ANNOTATION, DEFAULT_LB_CLASS, REASON, SPEAKER_LEASE_NAMESPACE, handles } from '../names.js';
+import { handles } from '../k8s/service-view.js';
+import { ANNOTATION, DEFAULT_LB_CLASS, REASON, SPEAKER_LEASE_NAMESPACE } from '../names.js';
 import { loadConfig } from '../config/config-loader.js';
 import { CONFIG_IN_FORCE_NAME, parseConfigInForce } from '../k8s/config-in-force.js';
 import { readRequest, shownAddresses } from '../controller/service-request.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readRequest } from '../../src/controller/service-request.js';
-import { handles } from '../../src/names.js';
+import { handles } from '../../src/k8s/service-view.js';
 import { view } from '../fixtures.js';
 
 t.test('handles: LoadBalancer Services of no class or ours', async (t) => {

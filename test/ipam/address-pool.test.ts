@@ -2,7 +2,7 @@ import t from 'tap';
 import { pool } from '../fixtures.js';
 import fc from 'fast-check';
 import { AddressPool, isBuggyIPv4 } from '../../src/ipam/address-pool.js';
-import { IpRange } from '../../src/ipam/ip-range.js';
+import { IpRange } from '../../src/net/ip-range.js';
 import { IpAddress } from '../../src/net/ip.js';
 import type { PoolSpec } from '../../src/config/types.js';
 import type { LabelSelector } from '../../src/config/label-selector.js';

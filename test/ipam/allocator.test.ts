@@ -13,7 +13,7 @@ import {
   PoolNotAllowedError,
   UnknownPoolError,
 } from '../../src/ipam/errors.js';
-import { IpRange } from '../../src/ipam/ip-range.js';
+import { IpRange } from '../../src/net/ip-range.js';
 import { IpAddress, type IpFamily } from '../../src/net/ip.js';
 import { selectorMatches } from '../../src/config/label-selector.js';
 import type { PoolSpec } from '../../src/config/types.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { DEFAULT_ANNOUNCE } from '../../src/config/types.js';
 import { speakerLeaseAnnotations, type UnheardInterface } from '../../src/election/speaker-lease.js';
-import { IpRange } from '../../src/ipam/ip-range.js';
+import { IpRange } from '../../src/net/ip-range.js';
 import { configInForceObject } from '../../src/k8s/config-in-force.js';
 import type { ServiceView } from '../../src/k8s/service-view.js';
 import { statusJson } from '../../src/status/status-json.js';

@@ -1,4 +1,4 @@
-import { IpRange } from '../../ipam/ip-range.js';
+import { IpRange } from '../../net/ip-range.js';
 import { IpAddress, maxValue } from '../../net/ip.js';
 
 /**

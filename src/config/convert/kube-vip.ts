@@ -1,4 +1,4 @@
-import { InvalidRangeError, type IpRange } from '../../ipam/ip-range.js';
+import { InvalidRangeError, type IpRange } from '../../net/ip-range.js';
 import { InvalidConfigError, type ConfigProblem } from '../config-error.js';
 import { DEFAULT_ANNOUNCE, type PoolSpec } from '../types.js';
 import type { Conversion, ConversionWarning } from './conversion.js';

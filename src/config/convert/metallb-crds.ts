@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { InvalidRangeError } from '../../ipam/ip-range.js';
+import { InvalidRangeError } from '../../net/ip-range.js';
 import { InvalidConfigError, type ConfigProblem } from '../config-error.js';
 import { selectorMatches, type LabelSelector } from '../label-selector.js';
 import { parseConfig } from '../parse.js';

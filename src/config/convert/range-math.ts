@@ -1,4 +1,4 @@
-import { IpRange } from '../../ipam/ip-range.js';
+import { IpRange } from '../../net/ip-range.js';
 import { IpAddress, type IpFamily } from '../../net/ip.js';
 
 // Set arithmetic on address ranges, for foreign formats that allow what barelb

@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { IpRange } from '../../../src/ipam/ip-range.js';
+import { IpRange } from '../../../src/net/ip-range.js';
 import { intersectRanges, prefixesOf, rangeOf, subtractRanges, unionRanges } from '../../../src/config/convert/range-math.js';
 
 // Set arithmetic checked against plain sets of numbers in a small IPv4 corner.

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import t from 'tap';
-import { LeaderElector, type ElectionTimers } from '../../src/election/leader-elector.js';
+import { LeaderElector, type ElectionTimers } from '../../src/k8s/leader-elector.js';
 import type { LeaseClient, LeaseSnapshot } from '../../src/k8s/lease-client.js';
 
 // The leader elector against a scripted Lease API: each call's answer is chosen by the test (success, a

@@ -1,5 +1,5 @@
 import { BarelbError } from '../errors.js';
-import { IpAddress, maxValue, type IpFamily } from '../net/ip.js';
+import { IpAddress, maxValue, type IpFamily } from './ip.js';
 
 export class InvalidRangeError extends BarelbError {
   readonly code = 'BARELB_INVALID_RANGE';

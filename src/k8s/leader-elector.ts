@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { describeApiError, isConflict } from '../k8s/api-error.js';
-import { sleep } from '../k8s/backoff.js';
-import type { LeaseClient, LeaseSnapshot } from '../k8s/lease-client.js';
+import { LeaseObservation } from '../election/lease-observation.js';
 import type { Logger } from '../observability/logger.js';
-import { LeaseObservation } from './lease-observation.js';
+import { describeApiError, isConflict } from './api-error.js';
+import { sleep } from './backoff.js';
+import type { LeaseClient, LeaseSnapshot } from './lease-client.js';
 
 export interface ElectionTimers {
   /** How long a Lease stays valid without renewal; candidates wait this long. */

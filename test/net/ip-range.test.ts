@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { IpRange, InvalidRangeError } from '../../src/ipam/ip-range.js';
+import { IpRange, InvalidRangeError } from '../../src/net/ip-range.js';
 import { IpAddress, maxValue } from '../../src/net/ip.js';
 
 const ip = (s: string): IpAddress => IpAddress.parse(s);

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Allocator, type AddressRequest } from '../src/ipam/allocator.js';
-import { IpRange } from '../src/ipam/ip-range.js';
+import { IpRange } from '../src/net/ip-range.js';
 
 export interface AllocatorResult {
   readonly pool: string;

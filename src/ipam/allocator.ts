@@ -1,8 +1,8 @@
 import type { PoolSpec } from '../config/types.js';
 import type { IpAddress, IpFamily } from '../net/ip.js';
 import { AddressPool } from './address-pool.js';
+import type { AllocationError } from './errors.js';
 import {
-  AllocationError,
   IpAvoidedError,
   IpInUseError,
   IpNotInPoolError,

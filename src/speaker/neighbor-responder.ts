@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { MacAddress, encodeArpReply, encodeGratuitousArp } from '../net/arp-frame.js';
+import { encodeArpReply, encodeGratuitousArp, type MacAddress } from '../net/arp-frame.js';
 import { IpAddress } from '../net/ip.js';
 import { NDP_ETHERTYPE, encodeUnsolicitedAdvertisement, ndpFilterProgram } from '../net/ndp-frame.js';
 import { PacketSocket, type PacketSocketError } from '../net/packet-socket.js';

@@ -1,5 +1,5 @@
 import yaml from 'js-yaml';
-import { IpRange, InvalidRangeError } from '../../net/ip-range.js';
+import { InvalidRangeError, type IpRange } from '../../net/ip-range.js';
 import { InvalidConfigError, type ConfigProblem } from '../config-error.js';
 import { parseConfig } from '../parse.js';
 import { DEFAULT_ANNOUNCE, type PoolSpec } from '../types.js';

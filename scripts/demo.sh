@@ -20,7 +20,7 @@ for arg in "$@"; do
   esac
 done
 ((EUID == 0)) || die "the demo builds network namespaces and installs Debian packages: run it as root"
-cd "$BARELB_ROOT"
+cd "$BARELB_ROOT" || exit 1
 
 bash scripts/install-deps.sh
 command -v node >/dev/null || die "Node.js 20 is needed (https://nodejs.org, or Debian's nodejs from bookworm-backports)"

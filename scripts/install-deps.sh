@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is already there.
 source "$(dirname "$0")/lib.sh"
 
-PACKAGES=(golang-go golang-github-modern-go-reflect2-dev etcd-server rsync jq dpkg-dev iproute2 iptables nftables arping ndisc6 conntrack iperf3 curl openssl stress-ng faketime)
+PACKAGES=(golang-go golang-github-modern-go-reflect2-dev etcd-server rsync jq dpkg-dev iproute2 iptables nftables arping ndisc6 conntrack iperf3 curl openssl stress-ng faketime shellcheck)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

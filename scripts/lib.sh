@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared helpers for barelb's scripts. Sourced, never run.
 set -euo pipefail
 
+# shellcheck disable=SC2034 # for the scripts that source this file
 BARELB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BARELB_CACHE="${BARELB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/barelb}"
 

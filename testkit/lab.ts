@@ -171,8 +171,8 @@ export function startTracked(t: Teardown, cmd: string, args: string[], label: st
 }
 
 /** Starts a long-running process in a lab namespace (ip netns exec keeps the PID); stopped by PID in teardown. */
-export function startIn(t: Teardown, ns: string, cmd: string, args: string[], label = ns): Proc {
-  return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label);
+export function startIn(t: Teardown, ns: string, cmd: string, args: string[], label = ns, env?: Record<string, string>): Proc {
+  return startTracked(t, 'ip', ['netns', 'exec', ns, cmd, ...args], label, env);
 }
 
 /**
@@ -181,8 +181,8 @@ export function startIn(t: Teardown, ns: string, cmd: string, args: string[], la
  * wrapper, which does not pass SIGTERM on: the speaker stays the process the test started and stops).
  */
 export function startSpeaker(t: Teardown, node: string, extra: string[] = [], kubeconfig = lab.kubeconfig, env?: Record<string, string>): Proc {
-  const args = ['netns', 'exec', lab.nodeNs(node), process.execPath, CLI, 'speaker', '--node', node, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra];
-  return startTracked(t, 'ip', args, `speaker-${node}`, env);
+  const args = [CLI, 'speaker', '--node', node, '--kubeconfig', kubeconfig, '--metrics-addr', '127.0.0.1:7473', ...extra];
+  return startIn(t, lab.nodeNs(node), process.execPath, args, `speaker-${node}`, env);
 }
 
 /** `barelb controller` here, in the control-plane namespace. */

@@ -212,6 +212,8 @@ export class SpeakerLoop {
     const allowed = this.p.interfaces.length ? this.p.interfaces : config.announce.interfaces;
     const ips: RoundIp[] = [];
     const interfaces = new Map<string, RoundInterface>();
+    /** The subnets of the interfaces this round opened: lanView reads them, the Lease publishes them. */
+    const segments: string[] = [];
     const liveLeases = this.leases.live(now);
     const listenForMs = this.p.heartbeat.failureTimeoutMs + this.p.heartbeat.intervalMs;
     this.p.keys.peersChanged(liveLeases.filter((l) => l.node !== this.p.node).map((l) => ({ node: l.node, keys: l.keys })));
@@ -226,7 +228,9 @@ export class SpeakerLoop {
         const listeningSince = announcer.listeningSinceOn(iface.name);
         // Silence means something only once this node has listened there (just opened, it has heard nobody yet).
         const listened = listeningSince !== undefined && now - listeningSince >= listenForMs;
-        const view = listened ? lanView(this.p.node, heard, liveLeases, interfaceSegments(this.p.host.interfaces[iface.name] ?? [])) : ({ kind: 'lan' } as const);
+        const own = interfaceSegments(this.p.host.interfaces[iface.name] ?? []);
+        segments.push(...own);
+        const view = listened ? lanView(this.p.node, heard, liveLeases, own) : ({ kind: 'lan' } as const);
         interfaces.set(iface.name, {
           up,
           listeningSince,
@@ -270,7 +274,7 @@ export class SpeakerLoop {
       this.p.l2.resume();
       this.p.log.info({ kept: announced.IPv4 + announced.IPv6 }, 'answering again after the stall');
     }
-    this.report(announced, interfaces);
+    this.report(announced, interfaces, segments);
     nodeport?.sync(now, announcer.announced(), (vips) => this.nodePortRulesFor(vips));
   }
 
@@ -308,7 +312,7 @@ export class SpeakerLoop {
   }
 
   /** Gauges, and the speaker Lease's record of what this node announces and hears. */
-  private report(announced: Record<IpFamily, number>, interfaces: ReadonlyMap<string, RoundInterface>): void {
+  private report(announced: Record<IpFamily, number>, interfaces: ReadonlyMap<string, RoundInterface>, segments: readonly string[]): void {
     const { metrics } = this.p;
     for (const family of ['IPv4', 'IPv6'] as const) metrics.announcing.set({ family }, announced[family]);
     const hears = new Set<string>();
@@ -321,7 +325,6 @@ export class SpeakerLoop {
       metrics.peersLive.set({ interface: ifname }, peers.length);
       for (const peer of peers) hears.add(peer.node);
     }
-    const segments = [...interfaces.keys()].flatMap((ifname) => interfaceSegments(this.p.host.interfaces[ifname] ?? []));
     const unheard = [...this.fallbacks].map(([ifname, mode]) => ({ ifname, mode }));
     this.p.leaseWriter.update({ announces: [...this.p.announcer.announced()], hears: [...hears], segments, keys: this.p.keys.published(), unheard });
   }

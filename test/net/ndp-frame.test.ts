@@ -651,7 +651,8 @@ t.test('the BPF program on random and damaged frames: passes exactly the NS/NA-l
       // passing means the decoder's first checks said NS or NA; what it drops then, it drops as a bad NS/NA
       return pass ? r.ok || !KIND_REASONS.includes(r.reason) : !r.ok;
     }),
-    { numRuns: 3000 },
+    // 6,000 runs: at 3,000 a seed now and then decoded fewer than 100 (96 in a CI run), too few to mean something.
+    { numRuns: 6000 },
   );
   t.ok(passed > 300 && decodedOk > 100, `enough frames passed (${passed}) and decoded (${decodedOk}) to mean something`);
 });
